@@ -1,0 +1,34 @@
+"""The console script answers --version and --help without starting anything heavy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cookbook_tui.app.cli", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    out = _cli("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"cookbook-tui {version('cookbook-tui')}"
+
+
+def test_help_lists_the_commands() -> None:
+    out = _cli("--help")
+    assert out.returncode == 0
+    for word in ("--run", "validate", "serve", "open", "--dry-run", "--resume"):
+        assert word in out.stdout
+
+
+def test_unknown_option_exits_2_without_traceback() -> None:
+    out = _cli("--no-such-flag")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert "--no-such-flag" in out.stderr

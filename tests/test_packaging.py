@@ -1,0 +1,27 @@
+"""`pip install .` ships every subpackage: each folder with an __init__.py is listed in pyproject."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = {"app": "cookbook_tui.app", "screens": "cookbook_tui.screens", "runners": "cookbook_tui.runners", "recipes": "cookbook_tui.recipes"}
+
+
+def test_every_subpackage_is_listed_in_pyproject() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert config["package-dir"] == {name: folder for folder, name in FOLDERS.items()}
+    found = set()
+    for folder, name in FOLDERS.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder)
+            if "__pycache__" in rel.parts or "fixtures" in rel.parts:
+                continue
+            found.add(".".join([name, *rel.parts]))
+    assert found == set(config["packages"])

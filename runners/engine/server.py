@@ -1,0 +1,630 @@
+"""The aiohttp app that speaks tinker 0.38.0's wire protocol over an `Engine`.
+
+Paths, bodies and answers follow the installed SDK (`tinker/resources/*`,
+`tinker/lib/internal_client_holder.py`, `tinker/lib/api_future_impl.py`,
+`tinker/lib/public_interfaces/*`). The server only converts: every piece of model work is an
+`Engine` call, made on one worker thread so the event loop keeps answering heartbeats, futures and
+other clients while a step runs. Requests that do model work answer with a future (see
+`futures.py`); reads answer directly.
+
+Errors: a body the server cannot read, an unknown id or a request the engine refuses answers 4xx
+with `{"error": message}`; engine failures inside a future come back through `retrieve_future`
+as `{"error", "category"}`, which the SDK raises with that message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import pydantic
+from aiohttp import web
+from tinker import types
+
+from .errors import EngineError
+from .futures import FutureOutcome, FutureStore, OrderedQueue, PendingFuture
+from .wire import (
+    PROTOBUF_CONTENT_TYPE,
+    WireError,
+    decode_forward_backward_request,
+    encode_forward_backward_output,
+    encode_sample_response,
+    parse_json_request,
+)
+
+logger = logging.getLogger("cookbook_tui.engine.server")
+
+API = "/api/v1"
+DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
+# The SDK gives one retrieve_future call 45 s; answer try_again well before that.
+DEFAULT_HOLD_SECONDS = 30.0
+# Metrics from optim_step are merged into every cookbook metrics row: keep them in our namespace.
+METRIC_NAMESPACE = "engine/"
+
+# What /client/config tells the SDK: API-key auth, per-request futures, client-side custom losses.
+CLIENT_CONFIG = {
+    "pjwt_auth_enabled": False,
+    "credential_default_source": "api_key",
+    "proto_compress_fwdbwd": False,
+    "sample_use_retrieve_futures": False,
+    "custom_loss_server_side": False,
+    "sample_join_sampling_session": False,
+}
+CLIENT_DYNAMIC_CONFIG = {"refresh_interval_sec": 300, "sample_cancel_enabled": False}
+
+_ERROR_STATUS = {"user": 400, "not_found": 404, "server": 500}
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
+def _session_of(model_id: str) -> str:
+    return model_id.rsplit(":train:", 1)[0]
+
+
+def _namespaced(metrics: dict[str, float]) -> dict[str, float]:
+    return {
+        (key if key.startswith(METRIC_NAMESPACE) else METRIC_NAMESPACE + key): float(value)
+        for key, value in metrics.items()
+    }
+
+
+def _future_category(exc: BaseException) -> str:
+    if isinstance(exc, EngineError):
+        return "server" if exc.category == "server" else "user"
+    return "server"
+
+
+@dataclass
+class _Session:
+    session_id: str
+    finished: bool = False
+
+
+class EngineServer:
+    """The protocol state (sessions, samplers, futures, per-model queues) over one Engine."""
+
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        api_key: str | None = None,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        gap_seconds: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.api_key = api_key
+        self.hold_seconds = hold_seconds
+        self.gap_seconds = gap_seconds
+        self.futures = FutureStore()
+        # One worker: on a few CPU cores one step at a time is as fast as overlapping them (torch
+        # already spreads a step over the cores) and keeps memory flat.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cookbook-tui-engine")
+        self.sessions: dict[str, _Session] = {}
+        self.samplers: set[str] = set()
+        self.models: set[str] = set()
+        self.queues: dict[str, OrderedQueue] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+
+    async def _json(self, request: web.Request) -> Any:
+        raw = await request.read()
+        if not raw:
+            return {}
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise WireError(f"{request.path}: body is not valid JSON ({exc})") from None
+
+    async def _parse(self, request: web.Request, model_cls: type) -> Any:
+        return parse_json_request(model_cls, await self._json(request))
+
+    def _require_session(self, session_id: str) -> _Session:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise EngineError(f"unknown session_id {session_id!r}", "not_found")
+        if session.finished:
+            raise EngineError(f"session {session_id!r} has finished", "user")
+        return session
+
+    def _require_model(self, model_id: str) -> None:
+        if model_id not in self.models:
+            raise EngineError(f"unknown model_id {model_id!r}", "not_found")
+
+    def _queue(self, model_id: str) -> OrderedQueue:
+        queue = self.queues.get(model_id)
+        if queue is None:
+            # seq_id 0 is the create (or create-via-load); the client's requests start at 1.
+            queue = self.queues[model_id] = OrderedQueue(model_id, next_seq=1, gap_seconds=self.gap_seconds)
+        return queue
+
+    def _start_future(
+        self,
+        kind: str,
+        work: Callable[[], FutureOutcome],
+        *,
+        model_id: str | None = None,
+        seq_id: int | None = None,
+        ordered: bool = False,
+        on_error: Callable[[], None] | None = None,
+    ) -> web.Response:
+        """Answer with a request id now; run `work` on the engine thread (in `seq_id` order on
+        the model's queue when `ordered`) and keep its outcome for `retrieve_future`."""
+        queue_id = model_id if ordered else None
+        future = self._launch(kind, work, model_id=queue_id, seq_id=seq_id, on_error=on_error)
+        body: dict[str, Any] = {"request_id": future.request_id}
+        if model_id is not None:
+            body["model_id"] = model_id
+        return web.json_response(body)
+
+    def _launch(
+        self,
+        kind: str,
+        work: Callable[[], FutureOutcome],
+        *,
+        model_id: str | None = None,
+        seq_id: int | None = None,
+        on_error: Callable[[], None] | None = None,
+    ) -> PendingFuture:
+        future = self.futures.create(kind)
+
+        async def job() -> None:
+            try:
+                outcome = await self._call(work)
+            except Exception as exc:  # every failure must reach the client, never kill the loop
+                if not isinstance(exc, EngineError):
+                    logger.exception("%s %s failed", kind, future.request_id)
+                if on_error is not None:
+                    on_error()
+                message = exc.message if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
+                outcome = FutureOutcome(error=message, category=_future_category(exc))
+            self.futures.finish(future, outcome)
+
+        if model_id is not None:
+            self._queue(model_id).submit(seq_id, job)
+        else:
+            task = asyncio.get_running_loop().create_task(job())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return future
+
+    def close(self) -> None:
+        for queue in self.queues.values():
+            queue.close()
+        for task in list(self._tasks):
+            task.cancel()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- middleware -----------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except WireError as exc:
+            return _error(400, str(exc))
+        except EngineError as exc:
+            return _error(_ERROR_STATUS.get(exc.category, 400), exc.message)
+        except web.HTTPRequestEntityTooLarge as exc:
+            return _error(413, f"{request.path}: body too large ({exc.text})")
+        except web.HTTPNotFound:
+            return _error(404, f"{request.method} {request.path} is not an endpoint of the local engine")
+        except web.HTTPMethodNotAllowed:
+            return _error(405, f"{request.method} is not allowed on {request.path}")
+        except web.HTTPException as exc:
+            return _error(exc.status, exc.reason or exc.text or "error")
+        except Exception as exc:
+            logger.exception("%s %s failed", request.method, request.path)
+            return _error(500, f"{type(exc).__name__}: {exc}")
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        if self.api_key is not None:
+            sent = request.headers.get("X-API-Key", "")
+            if not hmac.compare_digest(sent.encode(), self.api_key.encode()):
+                return _error(401, "missing or wrong API key: send it in the X-API-Key header (TINKER_API_KEY)")
+        return await handler(request)
+
+    def app(self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> web.Application:
+        app = web.Application(client_max_size=max_body_bytes, middlewares=[self._errors, self._auth])
+        post, get = (
+            lambda path, h: app.router.add_post(API + path, h),
+            lambda path, h: app.router.add_get(API + path, h, allow_head=False),
+        )
+        post("/client/config", self.client_config)
+        post("/client/dynamic_config", self.client_dynamic_config)
+        post("/create_session", self.create_session)
+        post("/session_heartbeat", self.session_heartbeat)
+        post("/sessions/{session_id}/finish", self.finish_session)
+        post("/telemetry", self.telemetry)
+        post("/create_model", self.create_model)
+        post("/get_info", self.get_info)
+        post("/forward_backward", self.forward_backward)
+        post("/optim_step", self.optim_step)
+        post("/save_weights", self.save_weights)
+        post("/load_weights", self.load_weights)
+        post("/save_weights_for_sampler", self.save_weights_for_sampler)
+        post("/create_sampling_session", self.create_sampling_session)
+        post("/asample", self.asample)
+        post("/retrieve_future", self.retrieve_future)
+        post("/weights_info", self.weights_info)
+        get("/healthz", self.healthz)
+        get("/get_server_capabilities", self.get_server_capabilities)
+        get("/samplers/{sampler_id}", self.get_sampler)
+        get("/training_runs", self.list_training_runs)
+        get("/training_runs/{run_id}", self.get_training_run)
+        get("/training_runs/{run_id}/checkpoints", self.list_run_checkpoints)
+        get("/checkpoints", self.list_checkpoints)
+        # A checkpoint id holds a slash ("weights/<name>").
+        app.router.add_delete(
+            API + "/training_runs/{run_id}/checkpoints/{checkpoint_id:.+}", self.delete_checkpoint
+        )
+        app.on_shutdown.append(lambda _app: self._on_shutdown())
+        return app
+
+    async def _on_shutdown(self) -> None:
+        self.close()
+
+    # -- session and config ---------------------------------------------------------------
+
+    async def client_config(self, request: web.Request) -> web.Response:
+        await self._json(request)
+        return web.json_response(CLIENT_CONFIG)
+
+    async def client_dynamic_config(self, request: web.Request) -> web.Response:
+        await self._json(request)
+        return web.json_response(CLIENT_DYNAMIC_CONFIG)
+
+    async def create_session(self, request: web.Request) -> web.Response:
+        await self._parse(request, types.CreateSessionRequest)
+        session_id = str(uuid.uuid4())
+        self.sessions[session_id] = _Session(session_id)
+        return web.json_response({"session_id": session_id, "type": "create_session"})
+
+    async def session_heartbeat(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.SessionHeartbeatRequest)
+        session = self.sessions.get(req.session_id)
+        if session is None:
+            return _error(404, f"unknown session_id {req.session_id!r}")
+        if session.finished:
+            # 410 tells the SDK to stop its heartbeat loop.
+            return _error(410, f"session {req.session_id!r} has finished")
+        return web.json_response({"type": "session_heartbeat"})
+
+    async def finish_session(self, request: web.Request) -> web.Response:
+        await self._json(request)
+        session_id = request.match_info["session_id"]
+        session = self.sessions.get(session_id)
+        if session is None:
+            return _error(404, f"unknown session_id {session_id!r}")
+        session.finished = True
+        # Its models can take no more requests: free their memory (runs and checkpoints stay).
+        for model_id in [m for m in self.models if _session_of(m) == session_id]:
+            self.models.discard(model_id)
+            queue = self.queues.pop(model_id, None)
+            if queue is not None:
+                queue.close()
+            await self._call(self.engine.unload_model, model_id)
+        return web.json_response({})
+
+    async def telemetry(self, request: web.Request) -> web.Response:
+        await request.read()  # accepted and dropped: nothing leaves this machine
+        return web.json_response({"status": "accepted"})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def get_server_capabilities(self, request: web.Request) -> web.Response:
+        models = await self._call(self.engine.supported_models)
+        out = []
+        for model in models:
+            if isinstance(model, str):
+                out.append({"model_name": model, "trainable": True, "sampleable": True})
+            else:
+                out.append(_dump(model))
+        return web.json_response({"supported_models": out})
+
+    # -- training models ------------------------------------------------------------------
+
+    async def create_model(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.CreateModelRequest)
+        self._require_session(req.session_id)
+        if req.optimizer_config.type != "adamw":
+            raise EngineError(f"optimizer {req.optimizer_config.type!r} is not supported (only adamw)")
+        model_id = f"{req.session_id}:train:{req.model_seq_id}"
+        if model_id in self.models:
+            raise EngineError(f"model {model_id!r} already exists (model_seq_id reused)")
+        self.models.add(model_id)
+
+        def work() -> FutureOutcome:
+            self.engine.create_model(model_id, req.base_model, req.lora_config, req.user_metadata)
+            return FutureOutcome(json={"model_id": model_id, "type": "create_model"})
+
+        return self._start_future(
+            "create_model", work, model_id=model_id, on_error=lambda: self.models.discard(model_id)
+        )
+
+    async def get_info(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.GetInfoRequest)
+        self._require_model(req.model_id)
+        info = await self._call(self.engine.model_info, req.model_id)
+        return web.json_response(_dump(info))
+
+    async def forward_backward(self, request: web.Request) -> web.Response:
+        encoding = request.headers.get("Content-Encoding", "identity").lower()
+        if encoding not in ("", "identity"):
+            raise WireError(f"forward_backward: Content-Encoding {encoding!r} is not supported")
+        call = decode_forward_backward_request(await request.read())
+        self._require_model(call.model_id)
+
+        def work() -> FutureOutcome:
+            output = self.engine.forward_backward(
+                call.model_id, call.data, call.loss_fn, call.loss_fn_config, call.forward_only
+            )
+            return FutureOutcome(proto=encode_forward_backward_output(output))
+
+        return self._start_future(
+            "forward" if call.forward_only else "forward_backward",
+            work,
+            model_id=call.model_id,
+            seq_id=call.seq_id,
+            ordered=True,
+        )
+
+    async def optim_step(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.OptimStepRequest)
+        self._require_model(req.model_id)
+        if not isinstance(req.optim_params, types.AdamParams):
+            kind = type(req.optim_params).__name__
+            raise EngineError(f"optimizer params {kind} are not supported (only AdamParams)")
+
+        def work() -> FutureOutcome:
+            metrics = self.engine.optim_step(req.model_id, req.optim_params) or {}
+            return FutureOutcome(json={"metrics": _namespaced(metrics), "type": "optim_step"})
+
+        return self._start_future("optim_step", work, model_id=req.model_id, seq_id=req.seq_id, ordered=True)
+
+    async def save_weights(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.SaveWeightsRequest)
+        self._require_model(req.model_id)
+        name = req.path or f"state-{req.seq_id if req.seq_id is not None else uuid.uuid4().hex[:8]}"
+
+        def work() -> FutureOutcome:
+            path = self.engine.save_state(req.model_id, name)
+            return FutureOutcome(json={"path": path, "type": "save_weights"})
+
+        return self._start_future("save_weights", work, model_id=req.model_id, seq_id=req.seq_id, ordered=True)
+
+    async def load_weights(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.LoadWeightsRequest)
+        if req.session_id is not None:
+            return self._create_via_load(req)
+        if req.model_id is None:
+            raise WireError(
+                "LoadWeightsRequest: set model_id (load into a model) or session_id and "
+                "model_seq_id (create from a checkpoint)"
+            )
+        self._require_model(req.model_id)
+        model_id = req.model_id
+
+        def work() -> FutureOutcome:
+            self.engine.load_state(model_id, req.path, req.optimizer)
+            return FutureOutcome(json={"path": req.path, "model_id": model_id, "type": "load_weights"})
+
+        return self._start_future("load_weights", work, model_id=model_id, seq_id=req.seq_id, ordered=True)
+
+    def _create_via_load(self, req: types.LoadWeightsRequest) -> web.Response:
+        """`create_training_client_from_state[_with_optimizer]`: a new model shaped like the
+        checkpoint's training run, then the checkpoint loaded into it."""
+        assert req.session_id is not None
+        self._require_session(req.session_id)
+        if req.model_seq_id is None:
+            raise WireError("LoadWeightsRequest: model_seq_id is required with session_id")
+        if req.optimizer_config is not None and req.optimizer_config.type != "adamw":
+            raise EngineError(f"optimizer {req.optimizer_config.type!r} is not supported (only adamw)")
+        _parse_tinker_path(req.path)
+        model_id = f"{req.session_id}:train:{req.model_seq_id}"
+        if model_id in self.models:
+            raise EngineError(f"model {model_id!r} already exists (model_seq_id reused)")
+        self.models.add(model_id)
+
+        def work() -> FutureOutcome:
+            self.engine.create_model_from_state(
+                model_id, req.path, req.optimizer, base_model=req.base_model, user_metadata=req.user_metadata
+            )
+            return FutureOutcome(json={"path": req.path, "model_id": model_id, "type": "load_weights"})
+
+        return self._start_future(
+            "load_weights", work, model_id=model_id, on_error=lambda: self.models.discard(model_id)
+        )
+
+    async def weights_info(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        path = body.get("tinker_path") if isinstance(body, dict) else None
+        if not isinstance(path, str):
+            raise WireError("weights_info: tinker_path is required")
+        run = await self._call(self.engine.get_training_run, _parse_tinker_path(path).training_run_id)
+        return web.json_response(
+            {"base_model": run.base_model, "is_lora": run.is_lora, "lora_rank": run.lora_rank}
+        )
+
+    # -- sampling -------------------------------------------------------------------------
+
+    async def save_weights_for_sampler(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.SaveWeightsForSamplerRequest)
+        self._require_model(req.model_id)
+        if req.path is None and req.sampling_session_seq_id is None:
+            raise WireError("SaveWeightsForSamplerRequest: set path or sampling_session_seq_id")
+        model_id = req.model_id
+
+        def work() -> FutureOutcome:
+            if req.path is not None:
+                path = self.engine.save_sampler_weights(model_id, req.path)
+                return FutureOutcome(json={"path": path, "type": "save_weights_for_sampler"})
+            # save_weights_and_get_sampling_client: an unnamed snapshot behind a new sampler.
+            sampler_id = f"{_session_of(model_id)}:sample:{req.sampling_session_seq_id}"
+            path = self.engine.save_sampler_weights(model_id, None)
+            self.engine.create_sampler(sampler_id, model_path=path)
+            self.samplers.add(sampler_id)
+            return FutureOutcome(json={"sampling_session_id": sampler_id, "type": "save_weights_for_sampler"})
+
+        return self._start_future(
+            "save_weights_for_sampler", work, model_id=model_id, seq_id=req.seq_id, ordered=True
+        )
+
+    async def create_sampling_session(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.CreateSamplingSessionRequest)
+        self._require_session(req.session_id)
+        if req.model_path is None and req.base_model is None:
+            raise WireError("CreateSamplingSessionRequest: set base_model or model_path")
+        sampler_id = f"{req.session_id}:sample:{req.sampling_session_seq_id}"
+        if sampler_id in self.samplers:
+            raise EngineError(f"sampler {sampler_id!r} already exists (sampling_session_seq_id reused)")
+
+        await self._call(
+            self.engine.create_sampler, sampler_id, base_model=req.base_model, model_path=req.model_path
+        )
+        self.samplers.add(sampler_id)
+        return web.json_response({"sampling_session_id": sampler_id, "type": "create_sampling_session"})
+
+    async def get_sampler(self, request: web.Request) -> web.Response:
+        info = await self._call(self.engine.sampler_info, request.match_info["sampler_id"])
+        return web.json_response(_dump(info))
+
+    async def asample(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.SampleRequest)
+        if req.sampling_session_id is None:
+            raise WireError("SampleRequest: sampling_session_id is required (create a sampling client first)")
+        if req.sampling_session_id not in self.samplers:
+            raise EngineError(f"unknown sampling_session_id {req.sampling_session_id!r}", "not_found")
+        if req.num_samples < 1:
+            raise WireError(f"SampleRequest: num_samples must be >= 1, got {req.num_samples}")
+        unsupported = [
+            name
+            for name, asked in (
+                ("topk_sample_logprobs", req.topk_sample_logprobs > 0),
+                ("target_prompt_logprobs", req.target_prompt_logprobs is not None),
+                ("prompt_alt_tokens_k", req.prompt_alt_tokens_k > 0),
+            )
+            if asked
+        ]
+        if unsupported:
+            raise EngineError(f"SampleRequest: {', '.join(unsupported)} not supported by the local engine")
+
+        def work() -> FutureOutcome:
+            response = self.engine.sample(
+                req.sampling_session_id,
+                req.prompt,
+                req.num_samples,
+                req.sampling_params,
+                bool(req.prompt_logprobs),
+                req.topk_prompt_logprobs,
+                req.prompt_logprobs_last_n,
+            )
+            return FutureOutcome(proto=encode_sample_response(response))
+
+        future = self._launch("sample", work)
+        # The SDK stamps these ids onto the returned sequences (one per sample, in order).
+        sequence_ids = [f"{future.request_id}:{i}" for i in range(req.num_samples)]
+        return web.json_response({"request_id": future.request_id, "sample_sequence_ids": sequence_ids})
+
+    # -- futures --------------------------------------------------------------------------
+
+    async def retrieve_future(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.FutureRetrieveRequest)
+        future = self.futures.get(req.request_id)
+        if future is None:
+            return _error(404, f"unknown request_id {req.request_id!r}")
+        outcome = await self.futures.wait(future, self.hold_seconds)
+        if outcome is None:
+            return web.json_response(
+                {"type": "try_again", "request_id": req.request_id, "queue_state": "active"}
+            )
+        if outcome.error is not None:
+            return web.json_response({"error": outcome.error, "category": outcome.category})
+        if outcome.proto is not None:
+            return web.Response(body=outcome.proto, content_type=PROTOBUF_CONTENT_TYPE)
+        return web.json_response(outcome.json)
+
+    # -- REST reads -----------------------------------------------------------------------
+
+    async def list_training_runs(self, request: web.Request) -> web.Response:
+        limit, offset = _page(request, default_limit=20)
+        runs = await self._call(self.engine.list_training_runs)
+        return web.json_response(
+            {
+                "training_runs": [_dump(run) for run in runs[offset : offset + limit]],
+                "cursor": {"offset": offset, "limit": limit, "total_count": len(runs)},
+            }
+        )
+
+    async def get_training_run(self, request: web.Request) -> web.Response:
+        run = await self._call(self.engine.get_training_run, request.match_info["run_id"])
+        return web.json_response(_dump(run))
+
+    async def list_run_checkpoints(self, request: web.Request) -> web.Response:
+        checkpoints = await self._call(self.engine.list_checkpoints, request.match_info["run_id"])
+        return web.json_response({"checkpoints": [_dump(c) for c in checkpoints]})
+
+    async def list_checkpoints(self, request: web.Request) -> web.Response:
+        limit, offset = _page(request, default_limit=100)
+
+        def every_checkpoint() -> list[Any]:
+            found = []
+            for run in self.engine.list_training_runs():
+                found.extend(self.engine.list_checkpoints(run.training_run_id))
+            return sorted(found, key=lambda c: c.time, reverse=True)
+
+        checkpoints = await self._call(every_checkpoint)
+        return web.json_response(
+            {
+                "checkpoints": [_dump(c) for c in checkpoints[offset : offset + limit]],
+                "cursor": {"offset": offset, "limit": limit, "total_count": len(checkpoints)},
+            }
+        )
+
+    async def delete_checkpoint(self, request: web.Request) -> web.Response:
+        path = f"tinker://{request.match_info['run_id']}/{request.match_info['checkpoint_id']}"
+        _parse_tinker_path(path)
+        await self._call(self.engine.delete_checkpoint, path)
+        return web.json_response({})
+
+
+def _parse_tinker_path(path: str) -> types.ParsedCheckpointTinkerPath:
+    try:
+        return types.ParsedCheckpointTinkerPath.from_tinker_path(path)
+    except ValueError:
+        raise EngineError(
+            f"{path!r} is not a checkpoint path "
+            "(tinker://<run>/weights/<name> or tinker://<run>/sampler_weights/<name>)"
+        ) from None
+
+
+def _page(request: web.Request, default_limit: int) -> tuple[int, int]:
+    try:
+        limit = int(request.query.get("limit", default_limit))
+        offset = int(request.query.get("offset", 0))
+    except ValueError:
+        raise WireError(f"{request.path}: limit and offset must be integers") from None
+    if limit < 0 or offset < 0:
+        raise WireError(f"{request.path}: limit and offset must be >= 0")
+    return limit, offset

@@ -1,20 +1,16 @@
-"""Entry point for the terminal app (the screens arrive with the TUI issue)."""
+"""Entry point for the terminal app: `cookbook-tui` and `cookbook-tui open RUN_DIR`."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 
 def run_tui(open_run_dir: str | None = None) -> int:
-    from textual.app import App, ComposeResult
-    from textual.widgets import Footer, Header, Static
+    from cookbook_tui.app.cookbook_app import CookbookApp
 
-    class CookbookApp(App[None]):
-        TITLE = "cookbook-tui"
-        BINDINGS = [("q", "quit", "Quit")]
-
-        def compose(self) -> ComposeResult:
-            yield Header()
-            yield Static("cookbook-tui: recipes, runs and live panes are on their way.")
-            yield Footer()
-
-    CookbookApp().run()
+    if open_run_dir is not None and not Path(open_run_dir).is_dir():
+        print(f"cookbook-tui open: {open_run_dir}: no such run directory", file=sys.stderr)
+        return 2
+    CookbookApp(open_run_dir=Path(open_run_dir) if open_run_dir else None).run()
     return 0

@@ -35,6 +35,8 @@ CHECKPOINT_FILE = "checkpoint.json"
 ADAPTER_FILE = "adapter.safetensors"
 OPTIMIZER_FILE = "optimizer.pt"
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+# What an interrupted write_checkpoint/delete_checkpoint leaves: `.<name>.<tmp|old|deleted>-<pid>...`
+_LEFTOVER_RE = re.compile(r"^\.(?P<name>.+)\.(?P<what>tmp|old|deleted)-(?P<pid>\d+)(?:-.*)?$")
 
 
 def utc_now() -> str:
@@ -85,11 +87,38 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class CheckpointStore:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.runs_dir = self.data_dir / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self._recover_interrupted_writes()
+
+    def _recover_interrupted_writes(self) -> None:
+        """Undo what a writer killed mid-save left behind (folders named `.<name>.<what>-<pid>`):
+        an old checkpoint moved aside for an overwrite whose new copy never landed goes back
+        under its name, so a name once saved stays listed; half-written and leftover folders go.
+        Folders of live processes are theirs and left alone."""
+        for kind in KIND_FOLDERS:
+            for folder in self.runs_dir.glob(f"*/{kind}/.*"):
+                match = _LEFTOVER_RE.match(folder.name)
+                if match is None or pid_alive(int(match["pid"])):
+                    continue
+                final = folder.parent / match["name"]
+                if match["what"] == "old" and not final.exists():
+                    os.rename(folder, final)
+                else:
+                    shutil.rmtree(folder, ignore_errors=True)
 
     # -- runs ---------------------------------------------------------------------------------
     def run_dir(self, model_id: str) -> Path:
@@ -131,21 +160,25 @@ class CheckpointStore:
         """Write a checkpoint folder atomically: `write_files(tmp_dir)` fills it, then rename."""
         final = self.checkpoint_dir(path)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{os.getpid()}-", dir=final.parent))
+        moved_aside: Path | None = None
         try:
             write_files(tmp)
             write_json_atomic(tmp / CHECKPOINT_FILE, meta)
             if final.exists():
                 # Overwriting a name: move the old one aside first so the swap is two renames.
-                old = final.parent / f".{final.name}.old-{os.getpid()}"
-                os.rename(final, old)
-                os.rename(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, final)
+                # A kill between them is undone by the next store (_recover_interrupted_writes).
+                moved_aside = final.parent / f".{final.name}.old-{os.getpid()}"
+                os.rename(final, moved_aside)
+            os.rename(tmp, final)
         except BaseException:
+            if moved_aside is not None and not final.exists():
+                os.rename(moved_aside, final)  # the new copy did not land: keep the old one
+                moved_aside = None
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        if moved_aside is not None:
+            shutil.rmtree(moved_aside, ignore_errors=True)
         return final
 
     def read_checkpoint_meta(self, path: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from .checkpoints import (
     check_checkpoint_name,
     folder_size,
     parse_tinker_path,
+    pid_alive,
     tinker_path,
     utc_now,
 )
@@ -210,6 +211,8 @@ class Engine:
         training = self._training(model_id)
         with training.lock:
             batch = losses.build_batch(list(data), loss_fn, self.device)
+            ids = batch.input_ids  # right-padded with 0, a valid id
+            _check_fits(training.base, int(ids.min()), int(ids.max()), max(batch.lengths), "model_input")
             if forward_only:
                 with torch.inference_mode():
                     logprobs = losses.target_logprobs(training.model, batch)
@@ -388,6 +391,9 @@ class Engine:
             prompt_tokens = prompt.to_ints()
         except ValueError as exc:
             raise EngineError("the local engine samples from token chunks only (no images)") from exc
+        if prompt_tokens:  # an empty prompt is refused by sampling.sample, by name
+            _check_fits(base, min(prompt_tokens), max(prompt_tokens), len(prompt_tokens), "prompt")
+        sampling.check_sampling_params(sampling_params)  # before the seed reaches torch
         seed = sampling_params.seed
         if seed is None:
             with self._lock:
@@ -502,19 +508,22 @@ def _scratch_dir(data_dir: Path) -> Path:
     if scratch.is_dir():
         for folder in scratch.glob("spill-*"):
             pid = folder.name.split("-")[1]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
     return scratch / f"spill-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _check_fits(base: BaseModel, lowest: int, highest: int, longest: int, what: str) -> None:
+    """Token ids inside the vocabulary and sequences inside the context, as user errors: torch
+    would answer an IndexError (read as our fault), and an endless sequence would exhaust memory."""
+    vocab = base.model.get_input_embeddings().num_embeddings
+    for bad in (lowest, highest):
+        if not 0 <= bad < vocab:
+            raise EngineError(f"{what} holds token id {bad}, outside the model's vocabulary [0, {vocab})")
+    if longest > base.context_length:
+        raise EngineError(
+            f"{what} has {longest} tokens, more than the model's context length {base.context_length}"
+        )
 
 
 def _check_adam(params: types.AdamParams) -> None:

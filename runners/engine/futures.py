@@ -20,6 +20,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from .errors import EngineError
+
 logger = logging.getLogger(__name__)
 
 
@@ -115,19 +117,28 @@ class OrderedQueue:
         self._gap_seconds = gap_seconds
         self._waiting: dict[int, Job] = {}
         self._immediate: deque[Job] = deque()
+        self._skipped: set[int] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def submit(self, seq_id: int | None, job: Job) -> None:
+        self._skipped.discard(seq_id)  # sent again after a refusal: wait for it after all
         if seq_id is None or seq_id < self._next_seq:
             self._immediate.append(job)
         elif seq_id in self._waiting:
-            raise ValueError(f"{self._name}: seq_id {seq_id} was already submitted")
+            raise EngineError(f"{self._name}: seq_id {seq_id} was already submitted")
         else:
             self._waiting[seq_id] = job
         self._wake.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"queue {self._name}")
+
+    def skip(self, seq_id: int) -> None:
+        """A request the server refused before queueing it: its number will never arrive, so
+        the jobs after it must not wait `gap_seconds` for it."""
+        if seq_id >= self._next_seq and seq_id not in self._waiting:
+            self._skipped.add(seq_id)
+            self._wake.set()
 
     def close(self) -> None:
         if self._task is not None:
@@ -136,6 +147,9 @@ class OrderedQueue:
     def _pop_ready(self) -> Job | None:
         if self._immediate:
             return self._immediate.popleft()
+        while self._next_seq in self._skipped:
+            self._skipped.discard(self._next_seq)
+            self._next_seq += 1
         job = self._waiting.pop(self._next_seq, None)
         if job is not None:
             self._next_seq += 1

@@ -20,6 +20,7 @@ from .errors import EngineError
 
 # Tinker's LoRA scaling: alpha 32 whatever the rank (tinker_cookbook.hyperparam_utils assumes it).
 LORA_ALPHA = 32
+MAX_LORA_RANK = 1024
 _ATTN_HINTS = ("attn", "attention")
 _MLP_HINTS = ("mlp", "feed_forward", "ffn", "experts")
 
@@ -136,8 +137,9 @@ def lora_target_modules(model: Any, lora_config: types.LoraConfig) -> list[str]:
 
 
 def check_lora_config(lora_config: types.LoraConfig) -> None:
-    if lora_config.rank < 1:
-        raise EngineError(f"lora_config.rank must be >= 1, got {lora_config.rank}")
+    # The upper bound keeps one request from asking for adapters that exhaust memory.
+    if not 1 <= lora_config.rank <= MAX_LORA_RANK:
+        raise EngineError(f"lora_config.rank must be between 1 and {MAX_LORA_RANK}, got {lora_config.rank}")
 
 
 def build_lora_model(base: BaseModel, lora_config: types.LoraConfig, seed: int) -> Any:

@@ -60,6 +60,8 @@ def check_sampling_params(params: types.SamplingParams) -> None:
         raise EngineError(f"sampling_params.top_p must be in (0, 1], got {params.top_p}")
     if params.top_k == 0 or params.top_k < -1:
         raise EngineError(f"sampling_params.top_k must be -1 (off) or >= 1, got {params.top_k}")
+    if params.seed is not None and not -(2**63) <= params.seed < 2**64:
+        raise EngineError(f"sampling_params.seed must fit in 64 bits, got {params.seed}")
     if params.max_tokens is not None and params.max_tokens < 1:
         raise EngineError(f"sampling_params.max_tokens must be >= 1, got {params.max_tokens}")
 

@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable
 
 import pydantic
 from aiohttp import web
+from aiohttp.http_exceptions import PayloadEncodingError
 from tinker import types
 
 from .errors import EngineError
@@ -36,6 +37,7 @@ from .wire import (
     encode_forward_backward_output,
     encode_sample_response,
     parse_json_request,
+    peek_model_and_seq,
 )
 
 logger = logging.getLogger("cookbook_tui.engine.server")
@@ -44,6 +46,7 @@ API = "/api/v1"
 DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
 # The SDK gives one retrieve_future call 45 s; answer try_again well before that.
 DEFAULT_HOLD_SECONDS = 30.0
+MAX_NUM_SAMPLES = 1024
 # Metrics from optim_step are merged into every cookbook metrics row: keep them in our namespace.
 METRIC_NAMESPACE = "engine/"
 
@@ -119,6 +122,7 @@ class EngineServer:
         self.models: set[str] = set()
         self.queues: dict[str, OrderedQueue] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.max_body_bytes = DEFAULT_MAX_BODY_BYTES
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -134,6 +138,9 @@ class EngineServer:
             return json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise WireError(f"{request.path}: body is not valid JSON ({exc})") from None
+        except RecursionError:
+            # json.loads recurses once per level: a body of 10**5 '[' would otherwise be a 500.
+            raise WireError(f"{request.path}: body is nested too deeply to be a request") from None
 
     async def _parse(self, request: web.Request, model_cls: type) -> Any:
         return parse_json_request(model_cls, await self._json(request))
@@ -200,7 +207,11 @@ class EngineServer:
             self.futures.finish(future, outcome)
 
         if model_id is not None:
-            self._queue(model_id).submit(seq_id, job)
+            try:
+                self._queue(model_id).submit(seq_id, job)
+            except EngineError as exc:  # a seq_id sent twice: refuse it, and let its future go
+                self.futures.finish(future, FutureOutcome(error=exc.message, category="user"))
+                raise
         else:
             task = asyncio.get_running_loop().create_task(job())
             self._tasks.add(task)
@@ -218,8 +229,19 @@ class EngineServer:
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        declared = request.content_length
+        if declared is not None and declared > self.max_body_bytes:
+            # Answer before reading: aiohttp only counts bytes as they arrive, so a client that
+            # declares 1 GB and sends less would otherwise wait on us until its own timeout.
+            return _error(
+                413, f"{request.path}: body too large ({declared} bytes declared, limit {self.max_body_bytes})"
+            )
         try:
             return await handler(request)
+        except (ConnectionResetError, PayloadEncodingError) as exc:
+            # The client went away mid-body: nobody will read an answer, and it is not our fault.
+            logger.debug("%s %s: incomplete body (%s)", request.method, request.path, exc)
+            return _error(400, f"{request.path}: the connection closed before the whole body arrived")
         except WireError as exc:
             return _error(400, str(exc))
         except EngineError as exc:
@@ -245,6 +267,7 @@ class EngineServer:
         return await handler(request)
 
     def app(self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> web.Application:
+        self.max_body_bytes = max_body_bytes
         app = web.Application(client_max_size=max_body_bytes, middlewares=[self._errors, self._auth])
         post, get = (
             lambda path, h: app.router.add_post(API + path, h),
@@ -373,7 +396,14 @@ class EngineServer:
         encoding = request.headers.get("Content-Encoding", "identity").lower()
         if encoding not in ("", "identity"):
             raise WireError(f"forward_backward: Content-Encoding {encoding!r} is not supported")
-        call = decode_forward_backward_request(await request.read())
+        body = await request.read()
+        try:
+            call = decode_forward_backward_request(body)
+        except WireError:
+            ordering = peek_model_and_seq(body)
+            if ordering is not None and ordering[0] in self.models:
+                self._queue(ordering[0]).skip(ordering[1])
+            raise
         self._require_model(call.model_id)
 
         def work() -> FutureOutcome:
@@ -516,8 +546,11 @@ class EngineServer:
             raise WireError("SampleRequest: sampling_session_id is required (create a sampling client first)")
         if req.sampling_session_id not in self.samplers:
             raise EngineError(f"unknown sampling_session_id {req.sampling_session_id!r}", "not_found")
-        if req.num_samples < 1:
-            raise WireError(f"SampleRequest: num_samples must be >= 1, got {req.num_samples}")
+        if not 1 <= req.num_samples <= MAX_NUM_SAMPLES:
+            # Every sample is a row of the decode batch: an unbounded count exhausts memory.
+            raise WireError(
+                f"SampleRequest: num_samples must be between 1 and {MAX_NUM_SAMPLES}, got {req.num_samples}"
+            )
         unsupported = [
             name
             for name, asked in (

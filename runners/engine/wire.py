@@ -22,6 +22,8 @@ from tinker.proto import tinker_public_pb2 as pb
 PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
 
 _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
+# A densified sparse tensor may hold at most this many values (1 GiB of int64).
+MAX_DENSE_VALUES = 2**27
 
 
 class WireError(ValueError):
@@ -76,6 +78,8 @@ def _tensor_from_proto(msg: pb.Tensor, where: str) -> types.TensorData:
         raise WireError(f"{where}: unsupported dtype {msg.dtype}")
     np_dtype, tensor_dtype = _PROTO_DTYPES[msg.dtype]
     shape = [int(s) for s in msg.shape]
+    if any(dim < 0 for dim in shape):
+        raise WireError(f"{where}: shape {shape} has a negative dimension")
     encoding = msg.WhichOneof("encoding")
     if encoding == "sparse_csr":
         if len(shape) != 2:
@@ -84,6 +88,11 @@ def _tensor_from_proto(msg: pb.Tensor, where: str) -> types.TensorData:
         crow = _buffer(msg.sparse_csr.crow_indices, np.dtype(np.int64), where)
         col = _buffer(msg.sparse_csr.col_indices, np.dtype(np.int64), where)
         rows, cols = shape
+        if rows * cols > MAX_DENSE_VALUES:
+            # Densifying allocates rows x cols: a few bytes of CSR must not ask for terabytes.
+            raise WireError(
+                f"{where}: sparse shape {shape} is too large to densify (over {MAX_DENSE_VALUES} values)"
+            )
         if len(crow) != rows + 1 or len(col) != len(values) or (len(col) and col.max() >= cols):
             raise WireError(f"{where}: inconsistent sparse CSR indices for shape {shape}")
         dense = np.zeros(shape, dtype=np_dtype)
@@ -116,6 +125,17 @@ def _model_input_from_proto(chunks: Sequence[pb.Chunk], where: str) -> types.Mod
         tokens = _buffer(chunk.encoded_text.tokens, np.dtype(np.int32), f"{where}.model_input[{i}]")
         out.append(types.EncodedTextChunk(tokens=tokens.tolist()))
     return types.ModelInput(chunks=out)
+
+
+def peek_model_and_seq(body: bytes) -> tuple[str, int] | None:
+    """(model_id, seq_id) of a forward_backward body that parses as protobuf, even one whose
+    contents the server refuses; None when it does not parse."""
+    msg = pb.ForwardBackwardRequest()
+    try:
+        msg.ParseFromString(body)
+    except DecodeError:
+        return None
+    return (msg.model_id, msg.seq_id) if msg.model_id else None
 
 
 def decode_forward_backward_request(body: bytes) -> ForwardBackwardCall:

@@ -1,0 +1,88 @@
+"""What the app depends on from outside, gathered so tests can fix it (clock, recipes, pids).
+
+The defaults reach the core lazily: `cookbook_tui.recipes` is imported when recipes are first
+listed or validated, never at module import, so the first frame does not wait for it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+from cookbook_tui.runners.rundir import pid_alive
+
+
+class RecipeEntry(Protocol):
+    """What the recipes screen shows (the shape of `cookbook_tui.recipes.RecipeInfo`)."""
+
+    name: str
+    path: Path
+    workflow: str
+    backend: str
+    description: str
+    bundled: bool
+
+
+class RecipeProblem(Protocol):
+    """The shape of `cookbook_tui.recipes.RecipeIssue`."""
+
+    line: int | None
+    column: int | None
+    field: str | None
+    message: str
+    severity: str  # "error" blocks a launch; "warning" is shown and does not
+
+
+def is_error(problem: RecipeProblem) -> bool:
+    return getattr(problem, "severity", "error") == "error"
+
+
+def user_config_dir() -> Path:
+    configured = os.environ.get("COOKBOOK_TUI_CONFIG_DIR")
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("cookbook-tui"))
+
+
+def user_recipes_dir() -> Path:
+    return user_config_dir() / "recipes"
+
+
+def list_installed_recipes() -> Sequence[RecipeEntry]:
+    from cookbook_tui.recipes import list_recipes
+
+    return list_recipes()
+
+
+def validate_with_core(text: str, source: str) -> Sequence[RecipeProblem]:
+    from cookbook_tui.recipes import validate_recipe_text
+
+    return validate_recipe_text(text, source=source)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class AppConfig:
+    runs_dir: Path = field(default_factory=lambda: Path("runs"))
+    recipes_dir: Path = field(default_factory=user_recipes_dir)
+    list_recipes: Callable[[], Sequence[RecipeEntry]] = list_installed_recipes
+    validate_recipe_text: Callable[[str, str], Sequence[RecipeProblem]] = validate_with_core
+    now: Callable[[], datetime] = utc_now
+    pid_alive: Callable[[int | None], bool] = pid_alive
+    python: str = sys.executable
+    # Live panes poll the run dir this often; snapshot tests set 0 to poll only on mount.
+    # A poll costs ~0.2 ms (stat + new bytes only), so a short interval is cheap and keeps the
+    # append-to-plot delay under 250 ms (benchmarks/p5_run_dir.py).
+    poll_interval: float = 0.2
+    validate_delay: float = 0.4
+    # Extra environment for launched runs (tests point them at a private data dir).
+    run_env: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,164 @@
+"""The App: screens, launched runs (each owned by a thread worker), quitting with runs alive."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from cookbook_tui.app.config import AppConfig, RecipeEntry
+from cookbook_tui.app.messages import RunProcessExited
+from cookbook_tui.app.rundir_view import find_run_dirs, read_status
+from cookbook_tui.app.run_launcher import (
+    RunProcess,
+    new_run_dir,
+    resume_command,
+    run_command,
+    start_run_process,
+    stop_process,
+)
+from cookbook_tui.screens.dialogs import QuitScreen
+from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
+
+PROCESS_POLL_S = 0.2
+
+
+def cookbook_commands() -> type:
+    """The palette's provider, imported when the palette first opens (textual.command is not
+    needed for the first frame)."""
+    from cookbook_tui.app.commands import CookbookCommands
+
+    return CookbookCommands
+
+
+class CookbookApp(ReportsWorkerErrors, App[None]):
+    TITLE = "cookbook-tui"
+    CSS_PATH = "cookbook.tcss"
+    COMMANDS = App.COMMANDS | {cookbook_commands}
+
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("ctrl+o", "show_runs", "Runs", id="app.runs"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+    ]
+
+    def __init__(self, config: AppConfig | None = None, open_run_dir: Path | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config = config or AppConfig()
+        self.open_run_dir = open_run_dir
+        self.run_processes: dict[Path, RunProcess] = {}
+
+    def get_default_screen(self) -> Screen:
+        from cookbook_tui.screens.recipes import RecipesScreen
+
+        return RecipesScreen()
+
+    def on_mount(self) -> None:
+        if self.open_run_dir is not None:
+            self.open_run(self.open_run_dir)
+
+    # Navigation. Screens are imported when first shown: the first frame loads only the recipes list.
+    def open_editor(self, recipe: RecipeEntry) -> None:
+        from cookbook_tui.screens.editor import EditorScreen
+
+        try:
+            self.push_screen(EditorScreen(recipe))
+        except OSError as error:
+            self.notify(f"Cannot open {recipe.path}: {error}", severity="error")
+
+    def open_run(self, run_dir: Path) -> None:
+        from cookbook_tui.screens.run import RunScreen
+
+        self.push_screen(RunScreen(Path(run_dir)))
+
+    def action_show_runs(self) -> None:
+        from cookbook_tui.screens.runs import RunsScreen
+
+        if not isinstance(self.screen, RunsScreen):
+            self.push_screen(RunsScreen())
+
+    def action_help(self) -> None:
+        from cookbook_tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def palette_extras(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        """Beyond the bindings: edit any recipe and open any run by name, from anywhere."""
+        extras: list[tuple[str, str, Callable[[], Any]]] = []
+        try:
+            recipes = list(self.config.list_recipes())
+        except Exception:  # noqa: BLE001 - the recipes screen reports it; the palette just omits them
+            recipes = []
+        for recipe in recipes:
+            extras.append((f"Edit recipe {recipe.name}", str(recipe.path), lambda r=recipe: self.open_editor(r)))
+        for run_dir in find_run_dirs(self.config.runs_dir)[:50]:
+            label = f"{run_dir.parent.name}/{run_dir.name}"
+            extras.append((f"Open run {label}", str(run_dir), lambda d=run_dir: self.open_run(d)))
+        return extras
+
+    # Runs: each process is started and owned by a thread worker
+    def launch_run(self, recipe: Path, recipe_name: str) -> Path:
+        run_dir = new_run_dir(self.config.runs_dir, recipe_name, self.config.now())
+        self.own_run(run_command(self.config.python, recipe, run_dir), run_dir)
+        self.open_run(run_dir)
+        return run_dir
+
+    def resume_run(self, run_dir: Path) -> None:
+        self.own_run(resume_command(self.config.python, run_dir), run_dir)
+        self.open_run(run_dir)
+
+    @work(thread=True, group="runs", exit_on_error=False, description="Running a recipe")
+    def own_run(self, command: list[str], run_dir: Path) -> None:
+        process = start_run_process(command, run_dir, self.config.runs_dir, self.config.run_env)
+        self.run_processes[run_dir] = process
+        worker = get_current_worker()
+        # Poll rather than wait(): on quit the worker is cancelled and must return, leaving the run.
+        while process.popen.poll() is None:
+            if worker.is_cancelled:
+                return
+            time.sleep(PROCESS_POLL_S)
+        self.post_message(RunProcessExited(run_dir, process.popen.returncode, process.output_tail()))
+
+    @on(RunProcessExited)
+    def run_exited(self, message: RunProcessExited) -> None:
+        state = read_status(message.run_dir, self.config.pid_alive).state
+        label = f"{message.run_dir.parent.name}/{message.run_dir.name}"
+        if message.returncode == 0:
+            self.notify(f"Run {label} {state}.")
+        else:
+            self.notify(f"Run {label} ended with exit code {message.returncode} ({state}).", severity="error")
+
+    def stop_run(self, run_dir: Path, pid: int | None) -> None:
+        process = self.run_processes.get(run_dir)
+        target = process.pid if process is not None and process.running() else pid
+        if target and stop_process(target):
+            self.notify(f"Stopping {run_dir.parent.name}/{run_dir.name}…")
+        else:
+            self.notify("That run is not running any more.", severity="warning")
+
+    def running_processes(self) -> list[RunProcess]:
+        return [process for process in self.run_processes.values() if process.running()]
+
+    # Quitting never takes runs down by surprise (this replaces App.action_quit, so the palette's
+    # "Quit" asks too)
+    def action_quit(self) -> None:  # type: ignore[override]
+        running = self.running_processes()
+        if not running:
+            self.exit()
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice == "stop":
+                for process in running:
+                    stop_process(process.pid)
+            if choice in ("stop", "leave"):
+                self.exit()
+
+        self.push_screen(QuitScreen(len(running)), answered)

@@ -1,0 +1,50 @@
+"""Messages that workers and widgets post; handlers update the screens (workers never touch widgets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from textual.message import Message
+
+from cookbook_tui.app.config import RecipeProblem
+
+
+@dataclass
+class RecipeValidated(Message):
+    """Validation of the editor's text finished; `text` is what was validated."""
+
+    text: str
+    issues: Sequence[RecipeProblem]
+
+
+@dataclass
+class DryRunFinished(Message):
+    recipe: Path
+    returncode: int
+    output: str
+
+
+@dataclass
+class RunProcessExited(Message):
+    """A run the app started has exited (the run dir's status.json says how it went)."""
+
+    run_dir: Path
+    returncode: int
+    output_tail: str
+
+
+@dataclass
+class RunDirRead(Message):
+    """A worker read a run dir's history; `changed` names the parts that have new data."""
+
+    changed: set[str]
+
+
+@dataclass
+class CheckpointReply(Message):
+    """A sampled completion from a checkpoint, for the chat box."""
+
+    prompt: str
+    completion: str

@@ -1,0 +1,275 @@
+"""Reading a run directory for the screens: status, and JSONL files followed incrementally.
+
+No textual here and no torch: the run screen polls these on a timer, so every read starts where the
+previous one stopped (a remembered byte offset) and a growing metrics.jsonl costs only its new rows.
+Works on run dirs written by our runner (status.json present) and by tinker-cookbook alone (no
+status.json: the state is inferred from checkpoints.jsonl). The file names, the pid check and the
+JSONL follower are the runner's (`cookbook_tui.runners.rundir`); this module adds what only the
+screens need: a pid check that tests can replace, a log tail, metric columns, a whole-run watch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from cookbook_tui.runners.rundir import (
+    CHECKPOINTS_FILE,
+    CONFIG_FILE,
+    EXITED_WITHOUT_STATUS,
+    LOG_FILE,
+    METRICS_FILE,
+    SAMPLES_FILE,
+    STATUS_FILE,
+    JsonlTail,
+    pid_alive,
+    read_jsonl,
+)
+
+RUN_DIR_MARKERS = (STATUS_FILE, METRICS_FILE, CHECKPOINTS_FILE, CONFIG_FILE)
+ACTIVE_STATES = ("running",)
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class RunStatus:
+    """status.json as the screens see it; `state` already accounts for a dead pid."""
+
+    state: str = "unknown"
+    pid: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+    recipe: str | None = None
+    workflow: str | None = None
+    backend: str | None = None
+    model: str | None = None
+    step: int | None = None
+    total_steps: int | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_status(run_dir: Path, pid_alive: Callable[[int | None], bool] = pid_alive) -> RunStatus:
+    raw = read_json(run_dir / STATUS_FILE)
+    if raw is None:
+        return _status_without_status_file(run_dir)
+    status = RunStatus(
+        state=str(raw.get("state") or "unknown"),
+        pid=raw.get("pid") if isinstance(raw.get("pid"), int) else None,
+        started_at=parse_time(raw.get("started_at")),
+        ended_at=parse_time(raw.get("ended_at")),
+        error=raw.get("error") or None,
+        recipe=raw.get("recipe"),
+        workflow=raw.get("workflow"),
+        backend=raw.get("backend"),
+        model=raw.get("model"),
+        step=raw.get("step") if isinstance(raw.get("step"), int) else None,
+        total_steps=raw.get("total_steps") if isinstance(raw.get("total_steps"), int) else None,
+    )
+    if status.state == "running" and not pid_alive(status.pid):
+        # The contract: a running status whose process is gone reads as failed.
+        status.state = "failed"
+        status.error = status.error or EXITED_WITHOUT_STATUS
+    return status
+
+
+def _status_without_status_file(run_dir: Path) -> RunStatus:
+    """A run dir tinker-cookbook wrote by itself: no pid, so no live state; read what is there."""
+    config = read_json(run_dir / CONFIG_FILE) or {}
+    checkpoints = read_jsonl(run_dir / CHECKPOINTS_FILE)
+    finished = any(row.get("final") or row.get("name") == "final" for row in checkpoints)
+    # Polled every tick: only the end of metrics.jsonl is read, never the whole history.
+    last = last_jsonl_row(run_dir / METRICS_FILE)
+    # status.json's `step` counts steps done; metrics rows are numbered from 0
+    done = last["step"] + 1 if isinstance(last.get("step"), int) else None
+    return RunStatus(
+        state="finished" if finished else "unknown",
+        model=config.get("model_name"),
+        recipe=run_dir.parent.name if run_dir.parent.name != "runs" else run_dir.name,
+        step=done,
+    )
+
+
+class TextTail:
+    """Follows a log file; the first read starts near the end so a huge log costs little."""
+
+    def __init__(self, path: Path, initial_bytes: int = 64 * 1024) -> None:
+        self.path = path
+        self.offset: int | None = None
+        self.initial_bytes = initial_bytes
+
+    def read_new(self) -> list[str]:
+        try:
+            with self.path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if self.offset is None or size < self.offset:
+                    self.offset = max(0, size - self.initial_bytes)
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except OSError:
+            return []
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1
+        return chunk[: end + 1].decode("utf-8", errors="replace").splitlines()
+
+
+@dataclass
+class MetricSeries:
+    """Every numeric metric of a run as (steps, values) columns, grown by `add_rows`."""
+
+    columns: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    last_row: dict[str, Any] = field(default_factory=dict)
+
+    def steps_done(self) -> int | None:
+        """Steps with a row so far (rows are numbered from 0), like status.json's `step`."""
+        last = [steps[-1] for steps, _ in self.columns.values() if steps]
+        return max(last) + 1 if last else None
+
+    def add_rows(self, rows: list[dict[str, Any]]) -> None:
+        # Hot path when a run with 100k rows is opened: exact type checks (bool is not a metric)
+        # and one dict lookup per value.
+        columns = self.columns
+        for index, row in enumerate(rows):
+            step = row.get("step")
+            if type(step) is not int:
+                step = len(next(iter(columns.values()), ([], []))[0]) + index
+            for key, value in row.items():
+                kind = type(value)
+                if (kind is not float and kind is not int) or key == "step":
+                    continue
+                column = columns.get(key)
+                if column is None:
+                    column = columns[key] = ([], [])
+                steps, values = column
+                if steps and step <= steps[-1]:
+                    # A resumed run writes its resume step again: keep the newest value only.
+                    while steps and steps[-1] >= step:
+                        steps.pop()
+                        values.pop()
+                steps.append(step)
+                values.append(float(value))
+            self.last_row = row
+
+
+
+@dataclass
+class RunWatch:
+    """All the followed files of one run dir; `poll()` says which parts changed."""
+
+    run_dir: Path
+    pid_alive: Callable[[int | None], bool] = pid_alive
+    status: RunStatus = field(default_factory=RunStatus)
+    metrics: MetricSeries = field(default_factory=MetricSeries)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    log_lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._metrics_tail = JsonlTail(self.run_dir / METRICS_FILE)
+        self._samples_tail = JsonlTail(self.run_dir / SAMPLES_FILE)
+        self._checkpoints_tail = JsonlTail(self.run_dir / CHECKPOINTS_FILE)
+        self._log_tail = TextTail(self.run_dir / LOG_FILE)
+
+    def take_log_lines(self) -> list[str]:
+        """The log lines read since the last call (they are not kept here)."""
+        lines, self.log_lines = self.log_lines, []
+        return lines
+
+    def poll(self) -> set[str]:
+        changed: set[str] = set()
+        status = read_status(self.run_dir, self.pid_alive)
+        if status != self.status:
+            self.status = status
+            changed.add("status")
+        rows = self._metrics_tail.poll()
+        if self._metrics_tail.reset:  # rewritten (deduplicated on resume): rebuild the columns
+            self.metrics = MetricSeries()
+        if rows or self._metrics_tail.reset:
+            self.metrics.add_rows(rows)
+            changed.add("metrics")
+        rows = self._samples_tail.poll()
+        if self._samples_tail.reset:
+            self.samples.clear()
+        if rows or self._samples_tail.reset:
+            self.samples.extend(rows)
+            changed.add("samples")
+        rows = self._checkpoints_tail.poll()
+        if self._checkpoints_tail.reset:
+            self.checkpoints.clear()
+        if rows or self._checkpoints_tail.reset:
+            self.checkpoints.extend(rows)
+            changed.add("checkpoints")
+        if lines := self._log_tail.read_new():
+            self.log_lines.extend(lines)
+            changed.add("log")
+        return changed
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and any((path / marker).exists() for marker in RUN_DIR_MARKERS)
+
+
+def find_run_dirs(root: Path, max_depth: int = 3) -> list[Path]:
+    """Run dirs under `root` (runs/<recipe>/<timestamp> is depth 2), newest first."""
+    found: list[Path] = []
+
+    def walk(folder: Path, depth: int) -> None:
+        try:
+            children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        except OSError:
+            return
+        for child in children:
+            if is_run_dir(child):
+                found.append(child)
+            elif depth < max_depth:
+                walk(child, depth + 1)
+
+    if is_run_dir(root):
+        return [root]
+    walk(root, 1)
+    return sorted(found, key=lambda p: (p.name, str(p)), reverse=True)
+
+
+def last_jsonl_row(path: Path, window: int = 64 * 1024) -> dict[str, Any]:
+    """The last complete row of a JSONL file, reading only its end."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - window))
+            chunk = handle.read()
+    except OSError:
+        return {}
+    for line in reversed(chunk.splitlines()):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            return row
+    return {}

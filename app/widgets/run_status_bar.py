@@ -1,0 +1,64 @@
+"""One line on top of the run screen: state, step/total, elapsed, ETA, backend, run dir."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from textual.content import Content
+from textual.widgets import Static
+
+from cookbook_tui.app.rundir_view import RunStatus
+
+STATE_STYLES = {
+    "running": "bold $text-accent",
+    "finished": "bold $text-success",
+    "failed": "bold $text-error",
+    "cancelled": "bold $text-warning",
+}
+
+
+def format_duration(delta: timedelta | None) -> str:
+    if delta is None:
+        return "–"
+    seconds = max(0, int(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def elapsed(status: RunStatus, now: datetime) -> timedelta | None:
+    if status.started_at is None:
+        return None
+    end = status.ended_at if status.ended_at and not status.is_active else now
+    return end - status.started_at
+
+
+def eta(status: RunStatus, now: datetime, step: int | None) -> timedelta | None:
+    """Remaining time at the pace so far; only while running and once a step is done."""
+    spent = elapsed(status, now)
+    if not status.is_active or spent is None or not step or not status.total_steps:
+        return None
+    return spent / step * max(0, status.total_steps - step)
+
+
+def status_line(status: RunStatus, run_dir: Path, now: datetime, step: int | None) -> Content:
+    step = status.step if status.step is not None else step
+    steps = f"{step if step is not None else '–'}/{status.total_steps or '?'}"
+    return Content.assemble(
+        (f" {status.state.upper()} ", STATE_STYLES.get(status.state, "bold")),
+        "  step ", (steps, "bold"),
+        "  elapsed ", (format_duration(elapsed(status, now)), "bold"),
+        "  ETA ", (format_duration(eta(status, now, step)), "bold"),
+        "  backend ", (status.backend or "?", "bold"),
+        "  ", (str(run_dir), "$text-muted"),
+    )
+
+
+class RunStatusBar(Static):
+    DEFAULT_CSS = """
+    RunStatusBar { height: 1; background: $panel; }
+    """
+
+    def show(self, status: RunStatus, run_dir: Path, now: datetime, step: int | None) -> None:
+        self.update(status_line(status, run_dir, now, step))

@@ -1,0 +1,81 @@
+"""Where each key of a TOML text sits: dotted key -> (line, column), both 1-based.
+
+tomllib gives values but no positions, so this scans the text line by line, the way a reader
+would: `[table]` headers set the prefix, `key = value` lines (dotted or quoted keys too) name a
+key under it. Multi-line strings and arrays are skipped so their contents never look like keys.
+It only has to be right for text that already parsed; it never raises.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BARE_KEY = r"[A-Za-z0-9_-]+"
+_KEY_PART = rf"(?:{_BARE_KEY}|\"[^\"]*\"|'[^']*')"
+_DOTTED = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
+_HEADER_RE = re.compile(rf"^\s*(\[\[?)\s*({_DOTTED})\s*\]\]?")
+_ASSIGN_RE = re.compile(rf"^(\s*)({_DOTTED})\s*=\s*(.*)$")
+_PART_RE = re.compile(_KEY_PART)
+
+
+def _split_key(text: str) -> list[str]:
+    return [p.strip("\"'") for p in _PART_RE.findall(text)]
+
+
+def _opens_multiline(value: str) -> str | None:
+    """The closing delimiter a value leaves open at the end of its line, if any."""
+    for quote in ('"""', "'''"):
+        if value.startswith(quote) and value.count(quote) == 1:
+            return quote
+    if value.startswith("["):
+        depth = 0
+        in_str: str | None = None
+        for ch in value:
+            if in_str:
+                if ch == in_str:
+                    in_str = None
+            elif ch in "\"'":
+                in_str = ch
+            elif ch == "#":
+                break
+            elif ch == "[":
+                depth += 1
+            elif ch == "]":
+                depth -= 1
+        if depth > 0:
+            return "]"
+    return None
+
+
+def key_positions(text: str) -> dict[str, tuple[int, int]]:
+    """Map every key (and table header) to its position; values' columns are not tracked."""
+    positions: dict[str, tuple[int, int]] = {}
+    prefix: list[str] = []
+    closing: str | None = None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if closing:
+            if closing in line:
+                closing = None
+            continue
+        header = _HEADER_RE.match(line)
+        if header:
+            prefix = _split_key(header.group(2))
+            positions.setdefault(".".join(prefix), (lineno, line.index(header.group(2)) + 1))
+            continue
+        assign = _ASSIGN_RE.match(line)
+        if assign:
+            parts = prefix + _split_key(assign.group(2))
+            positions.setdefault(".".join(parts), (lineno, len(assign.group(1)) + 1))
+            closing = _opens_multiline(assign.group(3).strip())
+    return positions
+
+
+def value_column(text: str, line: int) -> int | None:
+    """The column where the value of the `key = value` on `line` starts."""
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return None
+    match = _ASSIGN_RE.match(lines[line - 1])
+    if not match:
+        return None
+    return match.start(3) + 1

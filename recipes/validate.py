@@ -1,0 +1,415 @@
+"""Recipe validation: the one place the CLI (`validate`, `--run`) and the TUI editor check recipes.
+
+`validate_recipe_text` is cheap enough to run on every keystroke: TOML syntax, unknown keys (with a
+did-you-mean), types, ranges, choices, what each workflow needs, local files and their first
+lines, TINKER_API_KEY. `deep=True` adds what may take seconds: entry points are imported and hub
+datasets/models are looked up (cache first, then the hub within 5 s).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from cookbook_tui.recipes.hub import check_hub_repo
+from cookbook_tui.recipes.issues import RecipeIssue
+from cookbook_tui.recipes.locate import key_positions, value_column
+from cookbook_tui.recipes.paths import base_dir_for, resolve_data_path
+from cookbook_tui.recipes.schema import (
+    BUNDLED_ENVS,
+    DATASET_WORKFLOWS,
+    ENV_WORKFLOWS,
+    HUB_DATASETS,
+    SECTIONS,
+    TOP_LEVEL,
+    Field,
+    warmup_ref_step,
+)
+
+TINY_MODEL_NAME = "cookbook-tui/tiny-chat"  # mirrors runners.tiny_model; recipes never import runners
+_ENTRY_POINT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_KIND_NAMES = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "table": "a table",
+}
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, list):
+        return "array"
+    return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    return repr(value)
+
+
+def _did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Checker:
+    """Collects issues for one recipe text, locating each by its dotted key."""
+
+    def __init__(self, text: str, source: str):
+        self.text = text
+        self.source = source
+        self.positions = key_positions(text)
+        self.issues: list[RecipeIssue] = []
+
+    def add(self, field: str, message: str, *, at_value: bool = False, severity: str = "error") -> None:
+        line, column = self.positions.get(field, (None, None))
+        if line is None and "." in field:  # a missing key: point at its section header
+            line, column = self.positions.get(field.rsplit(".", 1)[0], (None, None))
+        if at_value and line is not None:
+            column = value_column(self.text, line) or column
+        self.issues.append(RecipeIssue(self.source, line, column, field, message, severity))
+
+
+def _check_value(chk: _Checker, field: str, spec: Field, value: Any) -> bool:
+    kind = _kind_of(value)
+    accepted = {spec.kind} | ({"int"} if spec.kind == "float" else set())
+    if kind not in accepted:
+        chk.add(field, f"must be {_KIND_NAMES[spec.kind]}, got {_show(value)}", at_value=True)
+        return False
+    if spec.choices is not None and value not in spec.choices:
+        hint = _did_you_mean(value, spec.choices)
+        if len(spec.choices) <= 8:
+            chk.add(field, f"must be one of {', '.join(spec.choices)}, got {_show(value)}{hint}", at_value=True)
+        else:
+            chk.add(field, f"unknown value {_show(value)}{hint}", at_value=True)
+        return False
+    if spec.minimum is not None:
+        too_small = value <= spec.minimum if spec.exclusive_minimum else value < spec.minimum
+        if too_small:
+            op = ">" if spec.exclusive_minimum else ">="
+            chk.add(field, f"must be {op} {spec.minimum:g}, got {_show(value)}", at_value=True)
+            return False
+    if spec.maximum is not None and value > spec.maximum:
+        chk.add(field, f"must be <= {spec.maximum:g}, got {_show(value)}", at_value=True)
+        return False
+    return True
+
+
+def _check_structure(chk: _Checker, data: dict[str, Any]) -> dict[str, Any]:
+    """Types, ranges and unknown keys; returns the recipe with defaults filled in."""
+    known_top = list(TOP_LEVEL) + list(SECTIONS)
+    workflow = data.get("workflow")
+    resolved: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in TOP_LEVEL:
+            if _check_value(chk, key, TOP_LEVEL[key], value):
+                resolved[key] = value
+            continue
+        if key not in SECTIONS:
+            chk.add(key, f"unknown key{_did_you_mean(key, known_top)}")
+            continue
+        section = SECTIONS[key]
+        if not isinstance(value, dict):
+            chk.add(key, f"must be a table ([{key}]), got {_show(value)}", at_value=True)
+            continue
+        if isinstance(workflow, str) and workflow not in section.workflows:
+            chk.add(key, f"section [{key}] applies to workflow {', '.join(section.workflows)}, not {workflow!r}")
+            continue
+        for sub, sub_value in value.items():
+            dotted = f"{key}.{sub}"
+            if sub not in section.fields:
+                chk.add(dotted, f"unknown key{_did_you_mean(sub, list(section.fields))}")
+                continue
+            _check_value(chk, dotted, section.fields[sub], sub_value)
+    for key, spec in TOP_LEVEL.items():
+        resolved.setdefault(key, data.get(key, spec.default))
+        if spec.required and key not in data:
+            chk.add(key, "required key is missing")
+    for name, section in SECTIONS.items():
+        given = data.get(name) if isinstance(data.get(name), dict) else None
+        if isinstance(workflow, str) and workflow not in section.workflows:
+            continue
+        values = {k: v for k, v in (given or {}).items() if k in section.fields}
+        for sub, spec in section.fields.items():
+            if spec.required and sub not in values and (given is not None or name == "model"):
+                chk.add(f"{name}.{sub}", "required key is missing")
+            values.setdefault(sub, spec.default)
+        resolved[name] = values
+        resolved.setdefault("_present", set())
+        if given is not None:
+            resolved["_present"].add(name)
+    return resolved
+
+
+def _exactly_one(chk: _Checker, section: str, keys: tuple[str, ...], values: dict[str, Any]) -> str | None:
+    given = [k for k in keys if values.get(k)]
+    options = " or ".join(f"{section}.{k}" for k in keys)
+    if not given:
+        chk.add(section, f"needs {options}")
+        return None
+    if len(given) > 1:
+        chk.add(f"{section}.{given[1]}", f"give only one of {options}")
+        return None
+    return given[0]
+
+
+def _check_jsonl(chk: _Checker, field: str, path: Path, want: str) -> None:
+    """Read the first lines of a data file: JSON, with the keys the workflow needs."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if lineno > 3:
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    chk.add(field, f"{path}:{lineno}: not JSON ({exc.msg})", at_value=True)
+                    return
+                problem = _row_problem(row, want)
+                if problem:
+                    chk.add(field, f"{path}:{lineno}: {problem}", at_value=True)
+                    return
+    except (OSError, UnicodeDecodeError) as exc:
+        chk.add(field, f"cannot read {path}: {exc}", at_value=True)
+
+
+def _row_problem(row: Any, want: str) -> str | None:
+    if not isinstance(row, dict):
+        return "each line must be a JSON object"
+    if want == "messages" and not isinstance(row.get("messages"), list):
+        return "each line needs a \"messages\" list (chat conversations)"
+    if want == "comparison" and ("comparison" not in row or "label" not in row):
+        return "each line needs \"comparison\" and \"label\" (tinker-cookbook LabeledComparison rows)"
+    if want == "prompt" and not (isinstance(row.get("prompt"), str) or isinstance(row.get("messages"), list)):
+        return "each line needs a \"prompt\" string or a \"messages\" list"
+    return None
+
+
+def _check_file(chk: _Checker, field: str, value: str, base_dir: Path, want: str) -> None:
+    path = resolve_data_path(value, base_dir)
+    if not path.is_file():
+        chk.add(field, f"file not found: {path}", at_value=True)
+        return
+    if path.suffix == ".jsonl":
+        _check_jsonl(chk, field, path, want)
+    elif path.suffix != ".parquet":
+        chk.add(field, f"must be a .jsonl or .parquet file, got {path.name}", at_value=True)
+
+
+def _check_entry_point(chk: _Checker, field: str, value: str, deep: bool) -> None:
+    if not _ENTRY_POINT_RE.match(value):
+        chk.add(field, f"must be an entry point like \"package.module:ClassName\", got {_show(value)}", at_value=True)
+        return
+    if not deep:
+        return
+    module_name, _, attr = value.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module may fail in any way; report, don't crash
+        chk.add(field, f"cannot import {module_name}: {type(exc).__name__}: {exc}", at_value=True)
+        return
+    target: Any = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            chk.add(field, f"{module_name} has no attribute {attr!r}", at_value=True)
+            return
+        target = getattr(target, part)
+
+
+def _check_workflow_needs(chk: _Checker, recipe: dict[str, Any], base_dir: Path, deep: bool) -> list[tuple[str, str, str]]:
+    """What each workflow needs; returns the hub repos to look up as (field, repo, type)."""
+    workflow = recipe.get("workflow")
+    present = recipe.get("_present", set())
+    hub: list[tuple[str, str, str]] = []
+    if workflow in DATASET_WORKFLOWS:
+        ds = recipe["dataset"]
+        source = _exactly_one(chk, "dataset", ("path", "hub", "builder"), ds)
+        want = {"sl": "messages", "dpo": "comparison", "distill": "prompt"}[workflow]
+        if source == "path":
+            _check_file(chk, "dataset.path", ds["path"], base_dir, want)
+        elif source == "hub":
+            known = HUB_DATASETS[workflow]
+            if workflow != "sl" and ds["hub"] not in known:
+                chk.add(
+                    "dataset.hub",
+                    f"workflow {workflow} knows the hub datasets {', '.join(known)}, got {_show(ds['hub'])}"
+                    f"{_did_you_mean(ds['hub'], list(known))}; or give dataset.path or dataset.builder",
+                    at_value=True,
+                )
+            else:
+                hub.append(("dataset.hub", ds["hub"], "dataset"))
+        elif source == "builder":
+            _check_entry_point(chk, "dataset.builder", ds["builder"], deep)
+    if workflow in ENV_WORKFLOWS:
+        env = recipe["env"]
+        source = _exactly_one(chk, "env", ("name", "builder"), env)
+        if source == "name":
+            bundled = BUNDLED_ENVS[workflow]
+            if env["name"] not in bundled:
+                chk.add(
+                    "env.name",
+                    f"must be one of {', '.join(bundled)} for workflow {workflow}, got {_show(env['name'])}"
+                    f"{_did_you_mean(env['name'], list(bundled))}; or give env.builder = \"module:Name\"",
+                    at_value=True,
+                )
+            elif bundled[env["name"]]:
+                hub.append(("env.name", bundled[env["name"]], "dataset"))
+        elif source == "builder":
+            _check_entry_point(chk, "env.builder", env["builder"], deep)
+    if "warmup" in present and recipe["warmup"].get("path"):
+        _check_file(chk, "warmup.path", recipe["warmup"]["path"], base_dir, "messages")
+    _check_warmup_refs(chk, recipe, present)
+    return hub
+
+
+def _check_warmup_refs(chk: _Checker, recipe: dict[str, Any], present: set[str]) -> None:
+    checkpoints = (
+        ("model.load_checkpoint", recipe.get("model", {}).get("load_checkpoint")),
+        ("teacher.checkpoint", recipe.get("teacher", {}).get("checkpoint")),
+    )
+    refs = [(field, warmup_ref_step(value)) for field, value in checkpoints if warmup_ref_step(value) is not False]
+    if refs and "warmup" not in present:
+        chk.add(refs[0][0], "names the warmup stage but the recipe has no [warmup] section", at_value=True)
+    if "warmup" in present and not refs:
+        chk.add(
+            "warmup",
+            "is never used: set model.load_checkpoint or teacher.checkpoint to \"warmup\"",
+            severity="warning",
+        )
+    steps = recipe.get("warmup", {}).get("steps")
+    for field, step in refs:
+        if step is not None and isinstance(steps, int) and not 0 < step < steps:
+            chk.add(field, f"\"warmup:{step}\" must name a step between 1 and warmup.steps - 1 ({steps - 1})", at_value=True)
+    if len({step for _, step in refs if step is not None}) > 1:
+        chk.add(refs[-1][0], "at most one intermediate warmup step can be named", at_value=True)
+    if recipe.get("workflow") == "distill":
+        teacher = recipe.get("teacher", {})
+        student = recipe.get("model", {}).get("name")
+        if not teacher.get("checkpoint") and teacher.get("model") in (None, student):
+            chk.add(
+                "teacher",
+                "the teacher is the student's own base model: set teacher.model or teacher.checkpoint",
+            )
+    for field, value in checkpoints:
+        if value and warmup_ref_step(value) is False and not value.startswith("tinker://"):
+            chk.add(field, f"must be a tinker:// path, \"warmup\" or \"warmup:N\", got {_show(value)}", at_value=True)
+
+
+def _local_model_problem(name: str) -> tuple[bool, str | None]:
+    """(needs a hub lookup, problem) for a model the local engine must load."""
+    if name == TINY_MODEL_NAME:
+        return False, None
+    if Path(name).expanduser().is_dir():
+        return False, None
+    if name.startswith(("/", "./", "../", "~")):
+        return False, f"model folder not found: {name}"
+    return True, None
+
+
+def _check_backend(chk: _Checker, recipe: dict[str, Any], hub: list[tuple[str, str, str]], env: dict[str, str]) -> None:
+    backend = recipe.get("backend")
+    if backend == "tinker" and not env.get("TINKER_API_KEY"):
+        chk.add(
+            "backend",
+            "backend \"tinker\" needs the TINKER_API_KEY environment variable "
+            "(or use backend = \"local\" to train on this machine)",
+        )
+    if backend == "local":
+        models = [("model.name", recipe.get("model", {}).get("name"))]
+        teacher = recipe.get("teacher", {}) if recipe.get("workflow") == "distill" else {}
+        models.append(("teacher.model", teacher.get("model")))
+        for field, name in models:
+            if not isinstance(name, str) or not name:
+                continue
+            needs_hub, problem = _local_model_problem(name)
+            if problem:
+                chk.add(field, problem, at_value=True)
+            elif needs_hub:
+                hub.append((field, name, "model"))
+
+
+def _check_hub(chk: _Checker, recipe: dict[str, Any], hub: list[tuple[str, str, str]]) -> None:
+    """Hub lookups, concurrently, each within the deadline. A tinker-backend recipe only needs
+    hub data at run time on this machine too, but the service holds the model: models are only
+    looked up for the local backend, and unreachable data is an error for local runs and a
+    warning when validating a tinker recipe offline."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not hub:
+        return
+    with ThreadPoolExecutor(max_workers=len(hub)) as pool:
+        answers = list(pool.map(lambda item: check_hub_repo(item[1], item[2]), hub))
+    for (field, repo, repo_type), answer in zip(hub, answers):
+        if answer.ok:
+            continue
+        unreachable = "no such" not in answer.reason
+        severity = "warning" if recipe.get("backend") == "tinker" and unreachable else "error"
+        chk.add(field, f"{repo_type} {repo!r}: {answer.reason}", at_value=True, severity=severity)
+
+
+def _syntax_issue(exc: tomllib.TOMLDecodeError, source: str) -> RecipeIssue:
+    message = str(exc)
+    match = _TOML_POS_RE.search(message)
+    line = column = None
+    if match:
+        line, column = int(match.group(1)), int(match.group(2))
+        message = message[: match.start()]
+    message = message[:1].lower() + message[1:]
+    return RecipeIssue(source, line, column, "syntax", f"invalid TOML: {message}")
+
+
+def check_recipe_text(
+    text: str,
+    source: str = "<recipe>",
+    *,
+    deep: bool = False,
+    base_dir: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> tuple[list[RecipeIssue], dict[str, Any] | None]:
+    """Validate and resolve: the issues, and the recipe with defaults filled in (None if the TOML
+    does not parse)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return [_syntax_issue(exc, source)], None
+    chk = _Checker(text, source)
+    recipe = _check_structure(chk, data)
+    base = base_dir if base_dir is not None else base_dir_for(source)
+    hub = _check_workflow_needs(chk, recipe, base, deep)
+    _check_backend(chk, recipe, hub, dict(os.environ) if environ is None else environ)
+    if deep:
+        _check_hub(chk, recipe, hub)
+    recipe.pop("_present", None)
+    issues = sorted(chk.issues, key=lambda i: (i.line is None, i.line or 0, i.column or 0))
+    return issues, recipe
+
+
+def validate_recipe_text(text: str, source: str = "<recipe>", **options: Any) -> list[RecipeIssue]:
+    """Every problem in a recipe's text (errors and warnings), each naming its place and field."""
+    return check_recipe_text(text, source, **options)[0]
+

@@ -1,0 +1,112 @@
+"""The CLI's headless commands: `validate RECIPE` and `--run RECIPE` (with --dry-run, --log-dir,
+--resume, --backend, --quiet, --json-events).
+
+Exit codes: 0 done, 1 the run failed, 2 a bad recipe or bad arguments (the message names file,
+line and field; no traceback), 130 cancelled (Ctrl-C / SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from cookbook_tui.recipes import Recipe, RecipeError, load_recipe
+from cookbook_tui.recipes.issues import RecipeIssue
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _print_issues(issues: list[RecipeIssue]) -> None:
+    err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+    for issue in issues:
+        err.print(str(issue), style=None if issue.is_error else "yellow")
+
+
+def _load(path: str, backend: str | None, base_dir: Path | None = None) -> Recipe | None:
+    try:
+        recipe = load_recipe(path, deep=True, backend=backend, base_dir=base_dir)
+    except RecipeError as exc:
+        _print_issues(exc.issues)
+        return None
+    _print_issues(recipe.warnings)
+    return recipe
+
+
+def validate_main(args: argparse.Namespace) -> int:
+    recipe = _load(args.recipe, None)
+    if recipe is None:
+        return EXIT_BAD_INPUT
+    print(f"{args.recipe}: ok (workflow {recipe.workflow}, backend {recipe.backend}, model {recipe.model_name})")
+    return EXIT_OK
+
+
+def _bad(message: str) -> int:
+    Console(stderr=True, highlight=False, markup=False, soft_wrap=True).print(f"cookbook-tui: {message}")
+    return EXIT_BAD_INPUT
+
+
+def _run_dir_for(args: argparse.Namespace, recipe: Recipe) -> tuple[Path, bool] | int:
+    """(run dir, resuming) or an exit code."""
+    from cookbook_tui.runners import rundir
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / rundir.RECIPE_FILE).is_file():
+            return _bad(f"--resume {run_dir}: not a cookbook-tui run dir (no {rundir.RECIPE_FILE})")
+        status = rundir.read_status(run_dir)
+        if status and status.get("state") == "running":
+            return _bad(f"--resume {run_dir}: the run is still going (pid {status.get('pid')})")
+        return run_dir, True
+    if args.log_dir:
+        run_dir = Path(args.log_dir)
+        if rundir.is_run_dir(run_dir) or (run_dir / rundir.CHECKPOINTS_FILE).exists():
+            return _bad(f"--log-dir {run_dir} already holds a run: continue it with --resume {run_dir}, or pick a new dir")
+        return run_dir, False
+    return rundir.default_run_dir(recipe.name), False
+
+
+def run_main(args: argparse.Namespace) -> int:
+    base_dir = None
+    if args.run:
+        recipe_path = args.run
+    elif args.resume:
+        from cookbook_tui.runners import rundir
+
+        recipe_path = str(Path(args.resume) / rundir.RECIPE_FILE)
+        if not Path(recipe_path).is_file():
+            return _bad(f"--resume {args.resume}: not a cookbook-tui run dir (no recipe.toml)")
+        # The copy's relative data paths still mean the original recipe's folder.
+        base_dir = rundir.recipe_base_dir(Path(args.resume))
+    else:
+        return _bad("--run RECIPE or --resume RUN_DIR is needed")
+    recipe = _load(recipe_path, args.backend, base_dir)
+    if recipe is None:
+        return EXIT_BAD_INPUT
+    if args.dry_run:
+        from cookbook_tui.runners.dryrun import show_dry_run
+
+        show_dry_run(recipe, Console(highlight=False))
+        return EXIT_OK
+    where = _run_dir_for(args, recipe)
+    if isinstance(where, int):
+        return where
+    run_dir, resuming = where
+    return _run(recipe, run_dir, resuming, quiet=args.quiet, json_events=args.json_events)
+
+
+def _run(recipe: Recipe, run_dir: Path, resuming: bool, *, quiet: bool, json_events: bool) -> int:
+    from cookbook_tui.runners.output import library_output_to
+    from cookbook_tui.runners.progress import Reporter
+    from cookbook_tui.runners.rundir import LOG_FILE
+    from cookbook_tui.runners.run import Runner
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with library_output_to(run_dir / LOG_FILE) as (out, err):
+        reporter = Reporter(out, err, quiet=quiet, json_events=json_events)
+        if not quiet and not json_events:
+            verb = "resuming" if resuming else "run dir"
+            reporter.console.print(f"{verb}: {run_dir}", markup=False)
+        state = Runner(recipe, run_dir, reporter, resume=resuming).run()
+    return {"finished": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(state, EXIT_FAILED)

@@ -1,0 +1,154 @@
+"""What a headless run shows: a rich progress bar and one short line per step, or one JSON event
+per line (`--json-events`), or nothing (`--quiet`). Fed by a thread that tails metrics.jsonl, so
+the cookbook's loop is not touched."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cookbook_tui.runners.rundir import METRICS_FILE, JsonlTail
+
+# The few numbers worth a glance per workflow (all keys stay in metrics.jsonl).
+KEY_METRICS: dict[str, tuple[str, ...]] = {
+    "warmup": ("train_mean_nll",),
+    "sl": ("train_mean_nll", "test/nll", "samples/exact_match"),
+    "rl": ("env/all/reward/total", "optim/kl_sample_train_v1", "optim/entropy"),
+    "multiturn_rl": ("env/all/reward/total", "env/all/turns_per_episode", "optim/entropy"),
+    "dpo": ("dpo_loss", "accuracy", "margin", "samples/exact_match"),
+    "distill": ("teacher_kl", "test/samples/exact_match"),  # the distill loop prefixes "test/"
+}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+class Reporter:
+    """Receives run events from the runner and the metrics follower; renders them."""
+
+    def __init__(self, out: TextIO, err: TextIO, *, quiet: bool = False, json_events: bool = False):
+        self.out = out
+        self.json_events = json_events
+        self.quiet = quiet or json_events
+        self.console = Console(file=out, highlight=False)
+        self.err_console = Console(file=err, highlight=False, markup=False)
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._lock = threading.Lock()
+        self._keys: tuple[str, ...] = ()
+        self._total: int | None = None
+        self._stage = ""
+
+    def event(self, kind: str, **fields: Any) -> None:
+        if self.json_events:
+            with self._lock:
+                self.out.write(json.dumps({"event": kind, **fields}, default=str) + "\n")
+                self.out.flush()
+
+    def info(self, text: str) -> None:
+        self.event("info", message=text)
+        if not self.quiet:
+            self.console.print(text, markup=False)
+
+    def warning(self, text: str) -> None:
+        self.event("warning", message=text)
+        if not self.json_events:
+            self.err_console.print(text)
+
+    def stage_started(self, stage: str, workflow: str, total: int | None) -> None:
+        self._stop_bar()
+        self._stage, self._total = stage, total
+        self._keys = KEY_METRICS["warmup" if stage == "warmup" else workflow]
+        self.event("stage", stage=stage, total_steps=total)
+        if self.quiet:
+            return
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._task = self._progress.add_task(stage, total=total)
+        self._progress.start()
+
+    def step(self, row: dict[str, Any]) -> None:
+        step = row.get("step")
+        if not isinstance(step, int):
+            return
+        metrics = {k: row[k] for k in self._keys if k in row}
+        self.event("step", stage=self._stage, step=step, total_steps=self._total, metrics=row)
+        if self.quiet or self._progress is None:
+            return
+        of = f"/{self._total}" if self._total else ""
+        shown = "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items())
+        self._progress.console.print(f"{self._stage} step {step + 1}{of}  {shown}", markup=False, soft_wrap=True)
+        self._progress.update(self._task, completed=step + 1)
+
+    def finished(self, state: str, run_dir: Path, error: str | None = None) -> None:
+        self._stop_bar()
+        self.event("end", state=state, run_dir=str(run_dir), error=error)
+        if self.json_events:
+            return
+        if state == "finished":
+            if not self.quiet:
+                self.console.print(f"finished: {run_dir}", markup=False)
+        elif state == "cancelled":
+            self.err_console.print(f"cancelled: {run_dir} (resume with: cookbook-tui --resume {run_dir})")
+        else:
+            self.err_console.print(f"failed: {error}\nrun dir: {run_dir} (details in {run_dir / 'logs.log'})")
+
+    def _stop_bar(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+class MetricsFollower:
+    """A daemon thread that hands each new metrics.jsonl row to `on_row` (and drains on stop)."""
+
+    def __init__(self, log_path: Path, on_row: Callable[[dict[str, Any]], None], interval: float = 0.2):
+        self._tail = JsonlTail(Path(log_path) / METRICS_FILE)
+        self._on_row = on_row
+        self._interval = interval
+        self._stop = threading.Event()
+        self._seen: set[int] = set()
+        self._thread = threading.Thread(target=self._loop, name="metrics-follower", daemon=True)
+
+    def skip_steps_before(self, rows: list[dict[str, Any]]) -> None:
+        """Rows already on disk when a resumed run starts are shown once, not again."""
+        self._tail.poll()
+        self._seen.update(r["step"] for r in rows if isinstance(r.get("step"), int))
+
+    def start(self) -> MetricsFollower:
+        self._thread.start()
+        return self
+
+    def _drain(self) -> None:
+        for row in self._tail.poll():
+            step = row.get("step")
+            if isinstance(step, int) and step in self._seen:
+                continue  # a resumed step logged again (tinker-cookbook 0.5.8)
+            if isinstance(step, int):
+                self._seen.add(step)
+            self._on_row(row)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._drain()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._drain()

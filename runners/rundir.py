@@ -1,0 +1,298 @@
+"""The run directory: the files a run writes and the TUI reads (formats in ARCHITECTURE.md).
+
+Both sides import this module, so it stays light: stdlib (and orjson) only, no textual, no torch. Writers
+replace whole files atomically (status.json, a deduplicated metrics.jsonl) or append whole lines
+(samples.jsonl); readers tolerate a half-written last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+try:  # a run screen opening 100k metric rows spends most of its time parsing them
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINTS_FILE = "checkpoints.jsonl"
+SAMPLES_FILE = "samples.jsonl"
+RECIPE_FILE = "recipe.toml"
+CONFIG_FILE = "config.json"
+LOG_FILE = "logs.log"
+
+STATES = ("running", "finished", "failed", "cancelled")
+EXITED_WITHOUT_STATUS = "process exited without a final status"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def default_run_dir(recipe_name: str, base: Path | str = "runs") -> Path:
+    """runs/<recipe>/<UTC timestamp>, made unique if two runs start in the same second."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    candidate = Path(base) / recipe_name / stamp
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = Path(base) / recipe_name / f"{stamp}-{n}"
+    return candidate
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append whole lines in one write, so a reader never sees half a row from us.
+
+    A kill mid-append can leave a torn last line; the first row appended after it would join the
+    fragment on one line and be lost, so such a fragment is ended with a newline first."""
+    data = "".join(json.dumps(row, default=str) + "\n" for row in rows)
+    if not data:
+        return
+    with open(path, "a+b") as handle:
+        if handle.tell() > 0:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                data = "\n" + data
+        handle.write(data.encode("utf-8"))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """All complete JSON rows; a torn last line (a writer mid-append, a kill -9) is skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return []
+    rows = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------- status
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) is gone for our purposes
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def write_status(run_dir: Path, status: dict[str, Any]) -> None:
+    write_atomic(Path(run_dir) / STATUS_FILE, json.dumps(status, indent=2, sort_keys=True) + "\n")
+
+
+def read_status(run_dir: Path) -> dict[str, Any] | None:
+    """The run's status; a `running` status whose process is gone reads as failed."""
+    try:
+        status = json.loads((Path(run_dir) / STATUS_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(status, dict):
+        return None
+    if status.get("state") == "running" and not pid_alive(status.get("pid")):
+        status = dict(status, state="failed", error=status.get("error") or EXITED_WITHOUT_STATUS)
+    return status
+
+
+@dataclass
+class StatusWriter:
+    """Keeps a run's status.json current: one writer per run process."""
+
+    run_dir: Path
+    base: dict[str, Any] = field(default_factory=dict)
+
+    def start(self, **fields: Any) -> None:
+        self.base = {
+            "state": "running",
+            "pid": os.getpid(),
+            "started_at": utc_now(),
+            "ended_at": None,
+            "error": None,
+            "step": None,
+            "total_steps": None,
+            "log_dir": str(Path(self.run_dir).resolve()),
+            **fields,
+        }
+        write_status(self.run_dir, self.base)
+
+    def update(self, **fields: Any) -> None:
+        self.base.update(fields)
+        write_status(self.run_dir, self.base)
+
+    def finish(self, state: str, error: str | None = None) -> None:
+        assert state in STATES
+        self.update(state=state, error=error, ended_at=utc_now())
+
+
+# --------------------------------------------------------------------------------------- metrics
+
+
+def dedupe_metrics_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per step, the last written winning (a resumed step is logged again), in step order.
+    tinker-cookbook gives every row a step; a row without one is not a step's and is dropped."""
+    by_step: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        step = row.get("step")
+        if isinstance(step, int):
+            by_step[step] = row
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def dedupe_metrics(run_dir: Path) -> int:
+    """Rewrite metrics.jsonl atomically with every step exactly once; returns the row count."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return 0
+    rows = dedupe_metrics_rows(read_jsonl(path))
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+    return len(rows)
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    return dedupe_metrics_rows(read_jsonl(Path(run_dir) / METRICS_FILE))
+
+
+class JsonlTail:
+    """Reads rows appended to a JSONL file since the last poll (a follower, like `tail -f`).
+
+    Keeps the byte offset of the last complete line, so a half-written line is read once whole.
+    If the file shrinks or is replaced (metrics.jsonl is rewritten on dedupe), it starts over and
+    `reset` is set so the reader can drop what it had.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.offset = 0
+        self._inode: int | None = None
+        self.reset = False
+
+    def poll(self) -> list[dict[str, Any]]:
+        self.reset = False
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return []
+        if self._inode is not None and (stat.st_ino != self._inode or stat.st_size < self.offset):
+            self.offset = 0
+            self.reset = True
+        self._inode = stat.st_ino
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1
+        rows = []
+        for line in data[: end + 1].splitlines():
+            try:
+                row = _loads(line)
+            except (ValueError, UnicodeDecodeError):  # orjson's and json's decode errors
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+        return rows
+
+
+# ----------------------------------------------------------------------------- samples, others
+
+
+def sample_row(
+    step: int,
+    kind: str,
+    prompt: str,
+    completion: str,
+    reward: float | None = None,
+    segments: list[tuple[str, float]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A samples.jsonl row: kind is "rollout" (RL) or "heldout" (a held-out prompt)."""
+    row = {
+        "step": step,
+        "kind": kind,
+        "prompt": prompt,
+        "completion": completion,
+        "reward": reward,
+        "segments": [list(s) for s in segments] if segments is not None else None,
+    }
+    row.update(extra)
+    return row
+
+
+def append_samples(run_dir: Path, rows: Iterable[dict[str, Any]]) -> None:
+    append_jsonl(Path(run_dir) / SAMPLES_FILE, rows)
+
+
+def read_samples(run_dir: Path) -> list[dict[str, Any]]:
+    return read_jsonl(Path(run_dir) / SAMPLES_FILE)
+
+
+def read_checkpoints(run_dir: Path) -> list[dict[str, Any]]:
+    return read_jsonl(Path(run_dir) / CHECKPOINTS_FILE)
+
+
+def last_checkpoint(run_dir: Path, key: str = "state_path") -> dict[str, Any] | None:
+    rows = [r for r in read_checkpoints(run_dir) if r.get(key)]
+    return rows[-1] if rows else None
+
+
+def checkpoint_step(row: dict[str, Any]) -> int | None:
+    """The step a periodic checkpoint was taken at (tinker-cookbook names them by step)."""
+    name = str(row.get("name", ""))
+    return int(name) if name.isdigit() else None
+
+
+def write_recipe_copy(run_dir: Path, text: str) -> None:
+    write_atomic(Path(run_dir) / RECIPE_FILE, text)
+
+
+def recipe_base_dir(run_dir: Path) -> Path | None:
+    """Where the run's recipe resolved relative paths (status.json `recipe_dir`), if known."""
+    status = read_status(run_dir) or {}
+    folder = status.get("recipe_dir")
+    return Path(folder) if folder else None
+
+
+def is_run_dir(path: Path) -> bool:
+    path = Path(path)
+    return any((path / name).exists() for name in (STATUS_FILE, METRICS_FILE, CONFIG_FILE))

@@ -1,0 +1,71 @@
+"""What every workflow module shares: the stage it returns and the context it is built in."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinker_cookbook.renderers import TrainOnWhat
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """Where and against what a stage runs.
+
+    `log_path` is the cookbook loop's run dir (the run dir itself, or run_dir/warmup);
+    `load_checkpoint` and `teacher_checkpoint` are tinker:// paths already resolved (a "warmup"
+    reference replaced by the warmup stage's final checkpoint).
+    """
+
+    run_dir: Path
+    log_path: Path
+    base_url: str | None
+    load_checkpoint: str | None = None
+    teacher_checkpoint: str | None = None
+    start_step: int = 0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A tinker-cookbook config ready to run: `run()` calls the cookbook's own loop with it."""
+
+    name: str
+    config: Any
+    run: Callable[[], None]
+    expected_steps: int | None
+
+
+def load_entry_point(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def construct(cls: Any, options: dict[str, Any], standard: dict[str, Any]) -> Any:
+    """Build a user's (or the cookbook's) builder: the recipe's options, plus whichever of the
+    standard arguments (batch size, tokenizer model, renderer, …) its signature accepts."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        params = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kwargs = {k: v for k, v in standard.items() if takes_any or k in params}
+    kwargs.update(options)
+    return cls(**kwargs)
+
+
+def train_on(value: str | None) -> TrainOnWhat | None:
+    return TrainOnWhat(value) if value else None
+
+
+def expected_steps(n_batches: int | None, epochs: int, max_steps: int | None) -> int | None:
+    total = n_batches * epochs if n_batches is not None else None
+    if max_steps is not None:
+        total = max_steps if total is None else min(total, max_steps)
+    return total

@@ -1,0 +1,93 @@
+"""Small modal questions: confirm, quit with runs in progress, a file name for save-as."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes or no; Escape is no."""
+
+    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, question: str, yes_label: str = "Yes", yes_variant: str = "error") -> None:
+        super().__init__()
+        self.question = question
+        self.yes_label = yes_label
+        self.yes_variant = yes_variant
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="dialog-question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes_label, variant=self.yes_variant, id="yes")  # type: ignore[arg-type]
+                yield Button("Cancel", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class QuitScreen(ModalScreen[str | None]):
+    """Runs are still training: leave them running, stop them, or stay."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Stay", id="quit.cancel")]
+
+    def __init__(self, running: int) -> None:
+        super().__init__()
+        self.running = running
+
+    def compose(self) -> ComposeResult:
+        runs = "1 run is" if self.running == 1 else f"{self.running} runs are"
+        with Vertical(classes="dialog"):
+            yield Label(f"{runs} still training.", classes="dialog-question")
+            yield Label("Leave them running (reopen them later from Runs) or stop them now?")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Leave running", variant="primary", id="leave")
+                yield Button("Stop them", variant="error", id="stop")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#leave", Button).focus()
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+
+class SaveAsScreen(ModalScreen[str | None]):
+    """Ask for a recipe name; the file goes into the user's recipes folder."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="save_as.cancel")]
+
+    def __init__(self, folder: str, suggestion: str) -> None:
+        super().__init__()
+        self.folder = folder
+        self.suggestion = suggestion
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Save a copy in {self.folder}", classes="dialog-question")
+            yield Input(value=self.suggestion, placeholder="recipe name", id="save-as-name")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.dismiss(self.query_one(Input).value.strip() or None)
+        else:
+            self.dismiss(None)

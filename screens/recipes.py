@@ -1,0 +1,114 @@
+"""Home: every recipe (bundled, ./recipes, the user's folder), filtered as you type."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.events import Key
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from cookbook_tui.app.widgets.recipe_table import RecipeTable
+from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
+
+
+class RecipesScreen(ReportsWorkerErrors, Screen[None]):
+    TITLE = "Recipes"
+    left_for_another_screen = False  # set once the editor or runs screen has covered this one
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="recipes.filter"),
+        Binding("ctrl+l", "reload", "Reload", id="recipes.reload"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="recipes.clear_filter"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="Type to filter recipes (name, workflow, backend, words)", id="recipe-filter")
+        yield RecipeTable(id="recipe-table")
+        yield Static(id="recipe-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_reload()
+        self.query_one(RecipeTable).focus()
+
+    def on_screen_suspend(self) -> None:
+        self.left_for_another_screen = True
+
+    def on_screen_resume(self) -> None:
+        # A recipe saved in the editor (save-as) shows up when the user comes back.
+        if self.left_for_another_screen:
+            self.action_reload()
+
+    @property
+    def table(self) -> RecipeTable:
+        return self.query_one(RecipeTable)
+
+    def action_reload(self) -> None:
+        # Reading a dozen small TOML files takes milliseconds: done here so the list is never empty
+        # on the first frame. A broken recipe file must not take the list down, hence the guard.
+        try:
+            recipes = self.app.config.list_recipes()  # type: ignore[attr-defined]
+        except Exception as error:  # noqa: BLE001 - shown to the user, the app stays up
+            self.query_one("#recipe-detail", Static).update(Content(f"Could not list recipes: {error}"))
+            recipes = []
+        self.table.set_recipes(recipes, self.query_one(Input).value)
+        self.show_detail()
+
+    def action_focus_filter(self) -> None:
+        self.query_one(Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one(Input).value = ""
+        self.table.focus()
+
+    def open_selected(self) -> None:
+        recipe = self.table.selected
+        if recipe is not None:
+            self.app.open_editor(recipe)  # type: ignore[attr-defined]
+
+    @on(Input.Changed, "#recipe-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.table.apply_filter(event.value)
+        self.show_detail()
+
+    @on(Input.Submitted, "#recipe-filter")
+    def filter_submitted(self) -> None:
+        self.open_selected()
+
+    @on(DataTable.RowSelected, "#recipe-table")
+    def row_chosen(self) -> None:
+        self.open_selected()
+
+    @on(DataTable.RowHighlighted, "#recipe-table")
+    def row_highlighted(self) -> None:
+        self.show_detail()
+
+    def on_key(self, event: Key) -> None:
+        # Typing on the list goes to the filter, so "filter as you type" needs no extra key.
+        if self.focused is self.table and event.is_printable and event.character and event.character not in "/?":
+            filter_input = self.query_one(Input)
+            filter_input.focus()
+            filter_input.insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()
+
+    def show_detail(self) -> None:
+        detail = self.query_one("#recipe-detail", Static)
+        recipe = self.table.selected
+        if recipe is None:
+            shown, total = len(self.table.shown), len(self.table.recipes)
+            detail.update(Content(f"No recipe matches ({shown} of {total} shown)." if total else "No recipes found."))
+            return
+        detail.update(
+            Content.assemble(
+                (recipe.name, "bold $text-accent"),
+                f"  {recipe.workflow} on {recipe.backend}\n",
+                (str(recipe.path), "$text-muted"),
+                "\n",
+                recipe.description,
+            )
+        )

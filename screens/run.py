@@ -1,0 +1,224 @@
+"""One run, live: status, loss / KL / reward plots, samples, checkpoints, log, failure.
+
+Everything comes from the run dir, polled on a steady timer; each poll reads only what was
+appended since the last (see `RunWatch`), and the plots are redrawn at most once a poll.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, TabPane
+
+from cookbook_tui.app.messages import CheckpointReply, RunDirRead
+from cookbook_tui.app.metric_groups import METRIC_GROUPS, keys_for
+from cookbook_tui.app.printable import printable
+from cookbook_tui.app.rundir_view import METRICS_FILE, RunStatus, RunWatch
+from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
+from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
+from cookbook_tui.app.widgets.failure_view import FailureView
+from cookbook_tui.app.widgets.metric_plot import MetricPlot
+from cookbook_tui.app.widgets.run_status_bar import RunStatusBar
+from cookbook_tui.app.widgets.samples_pane import SamplesPane
+from cookbook_tui.screens.dialogs import ConfirmScreen
+from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
+
+LOG_LINES_KEPT = 2000
+# A metrics.jsonl bigger than this (~25k rows) is first read in a worker so the screen comes up at
+# once; smaller ones are read before the first frame, which then already shows the curves.
+BACKGROUND_FIRST_READ_BYTES = 4 * 1024 * 1024
+
+
+class RunScreen(ReportsWorkerErrors, Screen[None]):
+    TITLE = "Run"
+
+    BINDINGS = [
+        Binding("m", "toggle_smoothing", "Smooth", id="run.smooth"),
+        Binding("l", "toggle_log_scale", "Log scale", id="run.log_scale"),
+        Binding("x", "stop_run", "Stop run", id="run.stop"),
+        Binding("c", "chat", "Chat with checkpoint", id="run.chat"),
+        Binding("1", "show_tab('curves')", "Curves", show=False, id="run.tab.curves"),
+        Binding("2", "show_tab('samples')", "Samples", show=False, id="run.tab.samples"),
+        Binding("3", "show_tab('checkpoints')", "Checkpoints", show=False, id="run.tab.checkpoints"),
+        Binding("4", "show_tab('log')", "Log", show=False, id="run.tab.log"),
+        Binding("escape", "back", "Back", id="run.back"),
+    ]
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.watch: RunWatch | None = None
+        self.seen_samples = 0
+        self.seen_checkpoints = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield RunStatusBar(id="run-status")
+        yield FailureView(id="run-failure")
+        with TabbedContent(initial="curves", id="run-tabs"):
+            with TabPane("Curves", id="curves"):
+                yield Static("Waiting for the first step…", id="no-metrics")
+                with Vertical(id="plots"):
+                    for group in METRIC_GROUPS:
+                        yield MetricPlot(group.title, id=f"plot-{group.id}", classes="metric-plot")
+            with TabPane("Samples", id="samples"):
+                yield SamplesPane(id="samples-pane")
+            with TabPane("Checkpoints", id="checkpoints"):
+                yield CheckpointsTable(id="checkpoints-table")
+                yield CheckpointChat(id="checkpoint-chat")
+            with TabPane("Log", id="log"):
+                yield Log(id="run-log", max_lines=LOG_LINES_KEPT, auto_scroll=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.run_dir)
+        self.query_one(CheckpointChat).display = False
+        for plot in self.query(MetricPlot):
+            plot.display = False
+        self.watch = RunWatch(self.run_dir, pid_alive=self.app.config.pid_alive)  # type: ignore[attr-defined]
+        try:
+            big = (self.run_dir / METRICS_FILE).stat().st_size > BACKGROUND_FIRST_READ_BYTES
+        except OSError:
+            big = False
+        if big:
+            self.read_history()
+        else:
+            self.poll_run_dir()
+            self.start_polling()
+
+    def start_polling(self) -> None:
+        interval = self.app.config.poll_interval  # type: ignore[attr-defined]
+        if interval > 0:
+            self.set_interval(interval, self.poll_run_dir)
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False, description="Reading the run's metrics")
+    def read_history(self) -> None:
+        assert self.watch is not None
+        changed = self.watch.poll()
+        self.post_message(RunDirRead(changed))
+
+    @on(RunDirRead)
+    def history_read(self, message: RunDirRead) -> None:
+        self.show_changes(message.changed)
+        self.start_polling()
+
+    def effective_status(self) -> RunStatus:
+        """status.json, unless this app started the run and its process has not written one yet
+        (a new run, or a resumed one whose status.json is still the previous attempt's)."""
+        assert self.watch is not None
+        status = self.watch.status
+        process = self.app.run_processes.get(self.run_dir)  # type: ignore[attr-defined]
+        if process is None or status.pid == process.pid:
+            return status
+        if process.running():
+            return replace(status, state="starting", pid=process.pid, error=None)
+        return replace(
+            status,
+            state="failed",
+            pid=process.pid,
+            error=f"the run exited ({process.popen.returncode}) before writing its status:\n"
+            + process.output_tail(),
+        )
+
+    def poll_run_dir(self) -> None:
+        assert self.watch is not None
+        self.show_changes(self.watch.poll())
+
+    def show_changes(self, changed: set[str]) -> None:
+        assert self.watch is not None
+        status = self.effective_status()
+        metrics = self.watch.metrics
+        self.query_one(RunStatusBar).show(status, self.run_dir, self.app.config.now(), metrics.steps_done())  # type: ignore[attr-defined]
+        self.query_one(FailureView).show_error(status.error if status.state == "failed" else None)
+        if "metrics" in changed:
+            self.replot()
+        if "samples" in changed:
+            self.query_one(SamplesPane).add_samples(self.watch.samples[self.seen_samples :])
+            self.seen_samples = len(self.watch.samples)
+        if "checkpoints" in changed:
+            self.query_one(CheckpointsTable).add_checkpoints(self.watch.checkpoints[self.seen_checkpoints :])
+            self.seen_checkpoints = len(self.watch.checkpoints)
+        if "log" in changed:
+            # The Log widget keeps the last LOG_LINES_KEPT lines; the watch keeps none.
+            new_lines = self.watch.take_log_lines()
+            self.query_one("#run-log", Log).write_lines([printable(line) for line in new_lines])
+
+    def replot(self) -> None:
+        assert self.watch is not None
+        columns = self.watch.metrics.columns
+        keys = list(columns)
+        any_shown = False
+        for group in METRIC_GROUPS:
+            plot = self.query_one(f"#plot-{group.id}", MetricPlot)
+            group_keys = keys_for(group, keys)
+            plot.display = bool(group_keys)
+            any_shown = any_shown or bool(group_keys)
+            if group_keys:
+                plot.set_series({key: columns[key] for key in group_keys})
+        self.query_one("#no-metrics").display = not any_shown
+
+    def action_toggle_smoothing(self) -> None:
+        for plot in self.query(MetricPlot):
+            plot.smoothing = not plot.smoothing
+
+    def action_toggle_log_scale(self) -> None:
+        for plot in self.query(MetricPlot):
+            plot.log_scale = not plot.log_scale
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        focus_target = {"samples": "#samples-pane", "checkpoints": "#checkpoints-table", "log": "#run-log"}.get(tab)
+        if focus_target:
+            self.query_one(focus_target).focus()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_stop_run(self) -> None:
+        status = self.effective_status()
+        if status.state not in ("running", "starting") or not status.pid:
+            self.notify("This run is not running.", severity="warning")
+            return
+        self.app.push_screen(
+            ConfirmScreen(f"Stop the run in {self.run_dir}? (SIGTERM; it can be resumed)", "Stop run"),
+            lambda yes: self.app.stop_run(self.run_dir, status.pid) if yes else None,  # type: ignore[attr-defined]
+        )
+
+    # Chat with a checkpoint: the sampling runs in a worker that imports tinker only then.
+    def action_chat(self) -> None:
+        self.action_show_tab("checkpoints")
+        checkpoint = self.query_one(CheckpointsTable).selected
+        if checkpoint is None or not checkpoint.get("sampler_path"):
+            self.notify("Pick a checkpoint that has a sampler path.", severity="warning")
+            return
+        chat = self.query_one(CheckpointChat)
+        chat.display = True
+        chat.border_title = f"Chat with {checkpoint.get('name')}"
+        chat.query_one(Input).focus()
+
+    @on(Input.Submitted, "#chat-input")
+    def chat_prompt(self, event: Input.Submitted) -> None:
+        checkpoint = self.query_one(CheckpointsTable).selected
+        prompt = event.value.strip()
+        if not prompt or checkpoint is None:
+            return
+        event.input.value = ""
+        self.query_one(CheckpointChat).add_turn("you", prompt)
+        self.sample_checkpoint(str(checkpoint["sampler_path"]), prompt)
+
+    @work(thread=True, exclusive=True, group="chat", exit_on_error=False, description="Sampling the checkpoint")
+    def sample_checkpoint(self, sampler_path: str, prompt: str) -> None:
+        from cookbook_tui.app.checkpoint_sampling import sample_reply
+
+        reply = sample_reply(self.run_dir, sampler_path, prompt)
+        self.post_message(CheckpointReply(prompt, reply))
+
+    @on(CheckpointReply)
+    def chat_reply(self, message: CheckpointReply) -> None:
+        self.query_one(CheckpointChat).add_turn("model", message.completion)

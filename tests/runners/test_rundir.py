@@ -1,0 +1,99 @@
+"""rundir: the run-dir files both the runner and the TUI rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cookbook_tui.runners import rundir
+
+
+def test_status_lifecycle_is_written_atomically(tmp_path: Path) -> None:
+    writer = rundir.StatusWriter(tmp_path)
+    writer.start(recipe="r", workflow="sl", backend="local", model="m")
+    status = rundir.read_status(tmp_path)
+    assert status["state"] == "running" and status["pid"] == os.getpid() and status["ended_at"] is None
+    writer.update(step=3, total_steps=10)
+    writer.finish("failed", "ValueError: boom")
+    status = rundir.read_status(tmp_path)
+    assert (status["state"], status["step"], status["error"]) == ("failed", 3, "ValueError: boom")
+    assert status["started_at"] <= status["ended_at"]
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temp files left
+
+
+def test_running_status_of_a_dead_process_reads_as_failed(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    rundir.write_status(tmp_path, {"state": "running", "pid": child.pid, "error": None})
+    status = rundir.read_status(tmp_path)
+    assert status["state"] == "failed" and status["error"] == rundir.EXITED_WITHOUT_STATUS
+
+
+def test_missing_or_garbled_status_is_none(tmp_path: Path) -> None:
+    assert rundir.read_status(tmp_path) is None
+    (tmp_path / "status.json").write_text("{not json")
+    assert rundir.read_status(tmp_path) is None
+
+
+def test_dedupe_keeps_the_last_row_per_step_in_order(tmp_path: Path) -> None:
+    lines = [{"step": 0, "loss": 3.0}, {"step": 1, "loss": 2.0}, {"step": 1, "loss": 1.5}, {"step": 2, "loss": 1.0}]
+    text = "".join(json.dumps(r) + "\n" for r in lines) + '{"step": 3, "lo'  # torn by a kill -9
+    (tmp_path / "metrics.jsonl").write_text(text)
+    assert rundir.dedupe_metrics(tmp_path) == 3
+    assert rundir.read_jsonl(tmp_path / "metrics.jsonl") == [lines[0], lines[2], lines[3]]
+    assert (tmp_path / "metrics.jsonl").read_text().endswith("\n")
+
+
+def test_tail_reads_whole_lines_once_and_restarts_on_rewrite(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    tail = rundir.JsonlTail(path)
+    assert tail.poll() == []
+    path.write_text('{"step": 0}\n{"step": 1')
+    assert tail.poll() == [{"step": 0}]
+    with open(path, "a") as handle:
+        handle.write('}\n{"step": 2}\n')
+    assert tail.poll() == [{"step": 1}, {"step": 2}]
+    assert tail.poll() == []
+    rundir.write_atomic(path, '{"step": 0}\n')
+    assert tail.poll() == [{"step": 0}] and tail.reset
+
+
+def test_samples_rows_round_trip(tmp_path: Path) -> None:
+    row = rundir.sample_row(4, "heldout", "What is 1 + 2?", "3", reward=1.0, segments=[("What", 0.0), ("3", 1.0)])
+    rundir.append_samples(tmp_path, [row])
+    [back] = rundir.read_samples(tmp_path)
+    assert back == {
+        "step": 4, "kind": "heldout", "prompt": "What is 1 + 2?", "completion": "3",
+        "reward": 1.0, "segments": [["What", 0.0], ["3", 1.0]],
+    }
+
+
+def test_checkpoint_rows(tmp_path: Path) -> None:
+    rows = [
+        {"name": "000010", "batch": 10, "state_path": "tinker://a/10", "sampler_path": "tinker://s/10"},
+        {"name": "final", "batch": 20, "state_path": "tinker://a/final", "final": True},
+    ]
+    (tmp_path / "checkpoints.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert rundir.last_checkpoint(tmp_path)["name"] == "final"
+    assert rundir.last_checkpoint(tmp_path, "sampler_path")["name"] == "000010"
+    assert [rundir.checkpoint_step(r) for r in rows] == [10, None]
+
+
+def test_default_run_dir_is_unique(tmp_path: Path) -> None:
+    first = rundir.default_run_dir("r", tmp_path)
+    first.mkdir(parents=True)
+    second = rundir.default_run_dir("r", tmp_path)
+    assert first.parent == second.parent == tmp_path / "r" and first != second
+
+
+def test_rundir_stays_light() -> None:
+    code = (
+        "import sys, cookbook_tui.runners.rundir; "
+        "bad = [m for m in ('torch', 'textual', 'tinker', 'tinker_cookbook', 'transformers') if m in sys.modules]; "
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,93 @@
+"""The TUI tests' app factory: fixed recipes, fixture run dirs, a fixed clock, no timers.
+
+Snapshot tests chdir into tests/tui/fixtures so every path on screen is relative and the same on
+every machine (`runs_dir` is `run_dirs`, recipes are `recipes/*.toml`).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cookbook_tui.app.config import AppConfig
+from cookbook_tui.app.cookbook_app import CookbookApp
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXED_NOW = datetime(2026, 11, 28, 11, 30, 0, tzinfo=timezone.utc)
+LIVE_PIDS = {424242}  # the fixture RL run's pid: "alive" for the tests
+TERMINAL = (120, 36)
+
+
+@dataclass(frozen=True)
+class FixtureRecipe:
+    name: str
+    path: Path
+    workflow: str
+    backend: str
+    description: str
+    bundled: bool
+
+
+FIXTURE_RECIPES = [
+    FixtureRecipe("arithmetic-sft", Path("recipes/arithmetic-sft.toml"), "sl", "local",
+                  "Chat SFT on arithmetic conversations (tiny model, offline)", True),
+    FixtureRecipe("arithmetic-rl", Path("recipes/arithmetic-rl.toml"), "rl", "local",
+                  "Arithmetic RL, importance sampling, after a short SFT warmup", True),
+    FixtureRecipe("arithmetic-dpo", Path("recipes/arithmetic-dpo.toml"), "dpo", "local",
+                  "DPO that prefers correct sums (tiny model, offline)", True),
+    FixtureRecipe("guess-number", Path("recipes/guess-number.toml"), "multiturn_rl", "local",
+                  "Multi-turn RL: guess the number from higher/lower hints", True),
+    FixtureRecipe("my-dpo", Path("recipes/my-dpo.toml"), "dpo", "tinker", "DPO on my preference pairs", False),
+    FixtureRecipe("my-sft", Path("recipes/my-sft.toml"), "sl", "local", "Arithmetic SFT, my settings", False),
+]
+
+
+@dataclass(frozen=True)
+class FixtureIssue:
+    line: int | None
+    column: int | None
+    field: str | None
+    message: str
+    severity: str = "error"
+
+
+def fixed_validator(text: str, source: str) -> list[FixtureIssue]:
+    """Snapshot tests fix the validator's words too (the real one is tested with the pilot):
+    TOML syntax errors at their line, and learning_rate must be > 0."""
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        found = re.search(r"line (\d+), column (\d+)", str(error))
+        line, column = (int(found[1]), int(found[2])) if found else (None, None)
+        return [FixtureIssue(line, column, None, f"TOML syntax: {error}")]
+    issues = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.match(r"\s*learning_rate\s*=\s*(-[0-9.e-]+)", line)
+        if match:
+            issues.append(FixtureIssue(number, line.index("=") + 3, "training.learning_rate",
+                                       f"must be > 0, got {match[1]}"))
+    return issues
+
+
+def fixture_config(**overrides) -> AppConfig:
+    values = dict(
+        runs_dir=Path("run_dirs"),
+        recipes_dir=Path("my-recipes"),
+        list_recipes=lambda: FIXTURE_RECIPES,
+        validate_recipe_text=fixed_validator,
+        now=lambda: FIXED_NOW,
+        pid_alive=lambda pid: pid in LIVE_PIDS,
+        poll_interval=0,
+        validate_delay=0.05,
+    )
+    values.update(overrides)
+    return AppConfig(**values)
+
+
+def make_app(open_run_dir: str | None = None, **overrides) -> CookbookApp:
+    app = CookbookApp(config=fixture_config(**overrides), open_run_dir=Path(open_run_dir) if open_run_dir else None)
+    app.animation_level = "none"
+    return app

@@ -35,17 +35,29 @@ class CheckpointPaths:
 
 
 def resume_step(log_path: Path) -> int:
-    """The step a resumed cookbook loop starts at: its last resumable checkpoint's step."""
+    """The step a resumed cookbook loop starts at: its last resumable checkpoint's step. After the
+    "final" checkpoint the loop has nothing left to redo (resuming a finished run, or one killed
+    just before its last status write), so every step already logged is kept."""
     row = rundir.last_checkpoint(log_path)
     if row is None:
         return 0
     step = rundir.checkpoint_step(row)
-    return step if step is not None else 0
+    if step is not None:
+        return step
+    if row.get("name") == "final":
+        rows = rundir.read_metrics(log_path)
+        return rows[-1]["step"] + 1 if rows else 0
+    return 0
 
 
 def prepare_resume(log_path: Path, run_dir: Path, start_step: int) -> None:
     """Drop what the interrupted run wrote at or after the step the cookbook will redo, and torn
     last lines (a kill -9 mid-write), so the continued files hold every step exactly once."""
+    checkpoints = log_path / rundir.CHECKPOINTS_FILE
+    if checkpoints.exists():
+        # tinker-cookbook appends its rows unrepaired and reads them back strictly (json.loads per
+        # line): a torn or blank line would fail the resumed loop, so only whole rows are kept.
+        rundir.write_atomic(checkpoints, "".join(_json(r) for r in rundir.read_checkpoints(log_path)))
     metrics = log_path / rundir.METRICS_FILE
     if metrics.exists():
         rows = [r for r in rundir.read_metrics(log_path) if r["step"] < start_step]

@@ -139,8 +139,12 @@ class GuessNumberDatasetBuilder(RLDatasetBuilder):
 
     async def __call__(self) -> tuple[RLDataset, None]:
         renderer = renderers.get_renderer(self.renderer_name, get_tokenizer(self.model_name))
-        answers = list(range(self.upper_bound)) * self.repeats
-        random.Random(0).shuffle(answers)
+        # Every pass over the range is its own shuffle, so a batch of upper_bound groups holds each
+        # answer once: the step-to-step reward then measures the policy, not which answers (some
+        # far easier than others: the middle one is binary search's first guess) were drawn.
+        rng = random.Random(0)
+        passes = [rng.sample(range(self.upper_bound), self.upper_bound) for _ in range(self.repeats)]
+        answers = [n for one_pass in passes for n in one_pass]
         return (
             _BoundedGuessDataset(
                 answers, renderer, self.batch_size, self.group_size, self.upper_bound, self.max_turns

@@ -15,8 +15,8 @@ from run_helpers import cli, events, mean, reduced_recipe, series
 pytestmark = pytest.mark.usefixtures("tiny_model_path")
 
 
-def _run(recipe: Path, run_dir: Path, *extra: str):
-    out = cli("--run", str(recipe), "--log-dir", str(run_dir), *extra)
+def _run(recipe: Path, run_dir: Path, *extra: str, timeout: float = 300):
+    out = cli("--run", str(recipe), "--log-dir", str(run_dir), *extra, timeout=timeout)
     assert out.returncode == 0, out.stderr[-3000:] + (run_dir / "logs.log").read_text()[-3000:]
     assert "Traceback" not in out.stderr
     status = rundir.read_status(run_dir)
@@ -105,14 +105,18 @@ def test_rl_reward_rises(tmp_path: Path) -> None:
     assert rollouts and all(r["kind"] == "rollout" and r["reward"] is not None for r in rollouts)
 
 
-def test_multiturn_guess_number_plays_whole_games(tmp_path: Path) -> None:
-    # Only the mechanics: on this model and budget the reward does not rise reliably (see README).
-    recipe = reduced_recipe("guess-number", tmp_path, warmup={"steps": 20}, training={"max_steps": 3})
+def test_multiturn_guess_number_reward_rises(tmp_path: Path) -> None:
+    # The bundled recipe at full size (40 warmup steps, 12 steps of 32 games, ~2 min): RL's first
+    # noisy updates often lower the reward before it recovers, so smaller runs do not show the
+    # trend reliably (see the recipe). Measured over 5 runs: first 3 steps about -1.3, last 4 about
+    # -0.7; the gain comes mostly from fewer malformed guesses.
+    recipe = reduced_recipe("guess-number", tmp_path)
     run_dir = tmp_path / "run"
-    _run(recipe, run_dir, "--quiet")
-    _steps_exactly_once(run_dir, 3)
-    assert all(len(v) for v in [series(run_dir, "env/all/reward/total")])
+    _run(recipe, run_dir, "--quiet", timeout=900)
+    _steps_exactly_once(run_dir, 12)
+    reward = [v for _, v in series(run_dir, "env/all/reward/total")]
+    assert mean(reward[-4:]) > mean(reward[:3])
     games = rundir.read_samples(run_dir)
-    assert {g["step"] for g in games} == {0, 1, 2}
+    assert {g["step"] for g in games} == set(range(12))
     assert all(1 <= g["turns"] <= 3 and g["reward"] is not None for g in games)
     assert max(g["turns"] for g in games) > 1

@@ -145,4 +145,11 @@ def run(quick: bool = False) -> Result:
             f"a loop that hid nothing would get {serial:.2f} steps/s",
         )
     )
+    result.details["analysis"] = (
+        "The latency bound is min(direct steps/s, 1 / (2 x latency)): tinker 0.38's training "
+        "client sends a model's submissions one at a time (arrivals one latency apart at the "
+        "proxy), so no server can make a step faster than its two submissions' round trips. The "
+        "server holds retrieve_future open until the result is ready, so result polls add no "
+        "round trips beyond that."
+    )
     return result

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
+# Byte for byte what the user typed, atomically: the run dir's writer does exactly that.
+from cookbook_tui.runners.rundir import write_atomic as write_text_atomically
 
-def write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+__all__ = ["write_text_atomically", "recipe_file_name"]
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -49,11 +49,13 @@ def default_run_dir(recipe_name: str, base: Path | str = "runs") -> Path:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with exactly `text` (no newline translation): a reader sees the old file or
+    the new one, never half of either, and a crash leaves no partial file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

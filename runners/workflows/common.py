@@ -69,3 +69,21 @@ def expected_steps(n_batches: int | None, epochs: int, max_steps: int | None) ->
     if max_steps is not None:
         total = max_steps if total is None else min(total, max_steps)
     return total
+
+
+def heldout_sampler_factory(recipe: Any, ctx: StageContext, prompts: Callable[[Any], list]) -> Callable[[], Any]:
+    """The samples hook (an evaluator builder for the cookbook): greedy completions on the
+    held-out prompts `prompts(renderer)` returns, every `[samples].every` steps."""
+    from cookbook_tui.runners.samples import HeldoutSampler
+
+    samples, model = recipe.section("samples"), recipe.section("model")
+    return lambda: HeldoutSampler(
+        prompts=prompts,
+        model_name=model["name"],
+        renderer_name=model["renderer"],
+        run_dir=ctx.run_dir,
+        start_step=ctx.start_step,
+        every=samples["every"],
+        count=samples["count"],
+        max_tokens=samples["max_tokens"],
+    )

@@ -11,8 +11,15 @@ from tinker_cookbook.distillation.datasets import DistillationDatasetConfig, Pro
 
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.recipes.schema import HUB_DATASETS
-from cookbook_tui.runners.samples import HeldoutPrompt, HeldoutSampler, RecordingRLDatasetBuilder
-from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, load_entry_point
+from cookbook_tui.runners.samples import HeldoutPrompt, RecordingRLDatasetBuilder
+from cookbook_tui.runners.workflows.common import (
+    Stage,
+    StageContext,
+    construct,
+    expected_steps,
+    heldout_sampler_factory,
+    load_entry_point,
+)
 from cookbook_tui.runners.workflows.datasets import PromptFileDatasetBuilder, materialize_jsonl, prompt_messages, reference_answer
 
 
@@ -48,18 +55,7 @@ def build(recipe: Recipe, ctx: StageContext) -> Stage:
                 for row in test
             ]
 
-        evaluators.append(
-            lambda: HeldoutSampler(
-                prompts=heldout,
-                model_name=model["name"],
-                renderer_name=model["renderer"],
-                run_dir=ctx.run_dir,
-                start_step=ctx.start_step,
-                every=samples["every"],
-                count=samples["count"],
-                max_tokens=samples["max_tokens"],
-            )
-        )
+        evaluators.append(heldout_sampler_factory(recipe, ctx, heldout))
     config = train_on_policy.Config(
         learning_rate=tr["learning_rate"],
         dataset_configs=[

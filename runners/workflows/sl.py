@@ -10,8 +10,16 @@ from tinker_cookbook.supervised.types import ChatDatasetBuilderCommonConfig, Sup
 
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.recipes.schema import HUB_DATASETS
-from cookbook_tui.runners.samples import HeldoutSampler, heldout_from_datums
-from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, load_entry_point, train_on
+from cookbook_tui.runners.samples import heldout_from_datums
+from cookbook_tui.runners.workflows.common import (
+    Stage,
+    StageContext,
+    construct,
+    expected_steps,
+    heldout_sampler_factory,
+    load_entry_point,
+    train_on,
+)
 from cookbook_tui.runners.workflows.datasets import materialize_jsonl, read_rows
 
 
@@ -54,23 +62,12 @@ def file_rows(recipe: Recipe) -> int | None:
 
 def heldout_sampler_builder(recipe: Recipe, ctx: StageContext, builder: SupervisedDatasetBuilder, stride: int = 1):
     """The samples hook for sl and dpo: held-out examples of the dataset's own test split."""
-    samples = recipe.section("samples")
-    model = recipe.section("model")
 
     def prompts(renderer):
         _, test = builder()
         return heldout_from_datums(test.get_batch(0), renderer, stride) if test is not None else []
 
-    return lambda: HeldoutSampler(
-        prompts=prompts,
-        model_name=model["name"],
-        renderer_name=model["renderer"],
-        run_dir=ctx.run_dir,
-        start_step=ctx.start_step,
-        every=samples["every"],
-        count=samples["count"],
-        max_tokens=samples["max_tokens"],
-    )
+    return heldout_sampler_factory(recipe, ctx, prompts)
 
 
 def build(recipe: Recipe, ctx: StageContext) -> Stage:

@@ -6,6 +6,7 @@ appended since the last (see `RunWatch`), and the plots are redrawn at most once
 
 from __future__ import annotations
 
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, T
 from cookbook_tui.app.messages import CheckpointReply, RunDirRead
 from cookbook_tui.app.metric_groups import METRIC_GROUPS, keys_for
 from cookbook_tui.app.printable import printable
-from cookbook_tui.app.rundir_view import METRICS_FILE, RunStatus, RunWatch
+from cookbook_tui.app.rundir_view import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus, RunWatch
 from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
 from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
 from cookbook_tui.app.widgets.failure_view import FailureView
@@ -114,7 +115,12 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         assert self.watch is not None
         status = self.watch.status
         process = self.app.run_processes.get(self.run_dir)  # type: ignore[attr-defined]
-        if process is None or status.pid == process.pid:
+        if process is None:
+            return status
+        if status.pid == process.pid:
+            if status.state == "failed" and status.error == EXITED_WITHOUT_STATUS and not process.running():
+                # We started it, so we know how it ended: say so (a signal means it was killed).
+                return replace(status, error=f"{status.error} ({exit_description(process.popen.returncode)})")
             return status
         if process.running():
             return replace(status, state="starting", pid=process.pid, error=None)
@@ -222,3 +228,13 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     @on(CheckpointReply)
     def chat_reply(self, message: CheckpointReply) -> None:
         self.query_one(CheckpointChat).add_turn("model", message.completion)
+
+
+def exit_description(returncode: int | None) -> str:
+    """`killed by SIGKILL` for a negative return code (a signal), else `exit code N`."""
+    if returncode is not None and returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"

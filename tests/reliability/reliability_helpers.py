@@ -186,3 +186,22 @@ def sdk_trains_a_step(base_url: str, api_key: str, steps: int = 3) -> list[float
         return losses
     finally:
         service.close("success").result(timeout=30)
+
+
+def sigkill_after_first_round(writer, marker: str, rng, max_delay: float) -> int:
+    """Wait for a writer subprocess's first `marker` line, SIGKILL it at a random moment within
+    `max_delay` s, and return how many rounds it reported finished."""
+    import signal
+
+    try:
+        first = writer.stdout.readline()  # blocks until the first round is done
+        assert first.startswith(marker), (first, writer.stderr.read() if writer.poll() is not None else "")
+        time.sleep(rng.uniform(0.0, max_delay))
+        writer.send_signal(signal.SIGKILL)
+        rest = writer.communicate(timeout=30)[0]
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait(timeout=30)
+    assert writer.returncode == -signal.SIGKILL
+    return 1 + rest.count(marker)

@@ -9,10 +9,10 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from reliability_helpers import sigkill_after_first_round
 
 WRITER = Path(__file__).with_name("checkpoint_writer.py")
 MODEL_ID = "killtest:train:0"
@@ -33,18 +33,7 @@ def _kill_while_saving(data_dir: Path, rng: random.Random) -> int:
     """Start a writer, let it save at least once, SIGKILL it at a random moment; the rounds it
     reported finished."""
     writer = _start_writer(data_dir, "loop")
-    try:
-        first = writer.stdout.readline()  # blocks until the first round is saved
-        assert first.startswith("saved"), (first, writer.stderr.read() if writer.poll() is not None else "")
-        time.sleep(rng.uniform(0.0, 0.4))
-        writer.send_signal(signal.SIGKILL)
-        rest = writer.communicate(timeout=30)[0]
-    finally:
-        if writer.poll() is None:
-            writer.kill()
-            writer.wait(timeout=30)
-    assert writer.returncode == -signal.SIGKILL
-    return 1 + rest.count("saved")
+    return sigkill_after_first_round(writer, "saved", rng, max_delay=0.4)
 
 
 def _assert_every_listed_checkpoint_loads(data_dir: Path) -> list[str]:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from reliability_helpers import sigkill_after_first_round
 
 rundir = pytest.importorskip("cookbook_tui.runners.rundir")
 
@@ -25,18 +24,7 @@ def _kill_while_writing(run_dir: Path, rng: random.Random) -> int:
     writer = subprocess.Popen(
         [sys.executable, str(WRITER), str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    try:
-        first = writer.stdout.readline()
-        assert first.startswith("wrote"), (first, writer.stderr.read() if writer.poll() is not None else "")
-        time.sleep(rng.uniform(0.0, 0.3))
-        writer.send_signal(signal.SIGKILL)
-        rest = writer.communicate(timeout=30)[0]
-    finally:
-        if writer.poll() is None:
-            writer.kill()
-            writer.wait(timeout=30)
-    assert writer.returncode == -signal.SIGKILL
-    return 1 + rest.count("wrote")
+    return sigkill_after_first_round(writer, "wrote", rng, max_delay=0.3)
 
 
 def _assert_intact(run_dir: Path, at_least: int) -> None:

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ from .checkpoints import (
     utc_now,
 )
 from .errors import EngineError
+from .sample_jobs import SampleCancelled, SampleJob
 from .models import (
     BaseModel,
     BaseModelCache,
@@ -436,6 +437,36 @@ class Engine:
         return types.SampleResponse(
             sequences=sequences, prompt_logprobs_np=prompt_lps, topk_prompt_logprobs_np=prompt_topk
         )
+
+    def sample_batch(
+        self, jobs: list[SampleJob], take_more: Callable[[], list[SampleJob]] | None = None
+    ) -> None:
+        """Answer every job through its `on_done` (see `sample_jobs`); runs on the worker thread.
+
+        This version decodes the jobs one after another; `take_more` joins jobs queued meanwhile.
+        """
+        pending = list(jobs)
+        while pending:
+            job = pending.pop(0)
+            if job.is_cancelled():
+                job.on_done(SampleCancelled(f"sample request on {job.sampler_id} was cancelled"))
+            else:
+                try:
+                    req = job.request
+                    response: types.SampleResponse | BaseException = self.sample(
+                        job.sampler_id,
+                        req.prompt,
+                        req.num_samples,
+                        req.sampling_params,
+                        bool(req.prompt_logprobs),
+                        req.topk_prompt_logprobs,
+                        req.prompt_logprobs_last_n,
+                    )
+                except Exception as exc:  # each job gets its own error; the others go on
+                    response = exc
+                job.on_done(response)
+            if take_more is not None:
+                pending.extend(take_more())
 
     def _sampling_model(self, base: BaseModel, adapter: Adapter) -> SamplingModel:
         assert adapter.lora_config is not None

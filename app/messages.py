@@ -48,3 +48,10 @@ class CheckpointReply(Message):
 
     prompt: str
     completion: str
+
+
+@dataclass
+class ChartCursorMoved(Message):
+    """The chart grid's inspect cursor is on `step` (None: no cursor); the samples pane follows it."""
+
+    step: float | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any
 
 from textual.app import ComposeResult
@@ -70,6 +71,19 @@ class SamplesPane(Vertical, can_focus=True):
             self.step_index = index  # its watcher shows the step
         else:
             self.show_step()  # same step, more samples
+
+    def show_step_at(self, step: float | None) -> None:
+        """Follow the chart cursor: the latest sampled step at or before `step` (None: the newest)."""
+        if not self.steps:
+            return
+        if step is None:
+            self.follow = True
+            index = len(self.steps) - 1
+        else:
+            index = max(bisect_right(self.steps, step) - 1, 0)
+            self.follow = index == len(self.steps) - 1 and step >= self.steps[-1]
+        if index != self.step_index:
+            self.step_index = index
 
     def action_previous_step(self) -> None:
         if self.step_index > 0:

@@ -162,20 +162,21 @@ def legend_lines(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line
             line += [("■", f"bold {one.colour}"), (f"{text} ", "")]
         return [line]
     for one, st in shown:
-        line = [("● ", f"bold {one.colour}"), (one.label, "")] if one.label else [("●", f"bold {one.colour}")]
+        label = one.label if len(one.label) <= 24 else one.label[:23] + "…"
+        line = [("● ", f"bold {one.colour}"), (label, "")] if label else [("●", f"bold {one.colour}")]
         if st is not None:
             line += _stat_runs(st)
         value = _cursor_value(one, layout.cursor_step)
         if layout.cursor_step is not None:
-            line += [("  @", "dim"), (f"{compact(value[0], 6)} " if value else "– ", "dim"),
+            line += [(" @", "dim"), (f"{compact(value[0], 6)} " if value else "– ", "dim"),
                      (compact(value[1], 4) if value else "–", f"bold {one.colour}")]
         lines.append(line)
     return lines
 
 
 def _stat_runs(st: SeriesStats) -> Line:
-    return [("  last ", "dim"), (compact(st.last), "bold"), ("  min ", "dim"), (compact(st.low), ""),
-            ("  max ", "dim"), (compact(st.high), "")]
+    return [(" last ", "dim"), (compact(st.last), "bold"), (" min ", "dim"), (compact(st.low), ""),
+            (" max ", "dim"), (compact(st.high), "")]
 
 
 def _cursor_value(one: PlotSeries, step: float | None) -> tuple[float, float] | None:

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     open_cmd = sub.add_parser("open", help="open a run directory in the app")
     open_cmd.add_argument("run_dir", help="a run directory written by cookbook-tui or tinker-cookbook")
+
+    compare = sub.add_parser("compare", help="compare 2-8 run directories in the app")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (ours or tinker-cookbook's)")
     return parser
 
 
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from cookbook_tui.app.tui import run_tui
 
+    if args.command == "compare":
+        return run_tui(compare_run_dirs=args.run_dirs)
     return run_tui(open_run_dir=getattr(args, "run_dir", None))
 
 

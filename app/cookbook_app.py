@@ -48,10 +48,12 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    def __init__(self, config: AppConfig | None = None, open_run_dir: Path | None = None, **kwargs: Any) -> None:
+    def __init__(self, config: AppConfig | None = None, open_run_dir: Path | None = None,
+                 compare_run_dirs: list[Path] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = config or AppConfig()
         self.open_run_dir = open_run_dir
+        self.compare_run_dirs = compare_run_dirs
         self.run_processes: dict[Path, RunProcess] = {}
 
     def get_default_screen(self) -> Screen:
@@ -62,6 +64,10 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
     def on_mount(self) -> None:
         if self.open_run_dir is not None:
             self.open_run(self.open_run_dir)
+        if self.compare_run_dirs:
+            from cookbook_tui.screens.compare import CompareScreen
+
+            self.push_screen(CompareScreen(self.compare_run_dirs))
 
     # Navigation. Screens are imported when first shown: the first frame loads only the recipes list.
     def open_editor(self, recipe: RecipeEntry) -> None:

@@ -91,3 +91,16 @@ def make_app(open_run_dir: str | None = None, **overrides) -> CookbookApp:
     app = CookbookApp(config=fixture_config(**overrides), open_run_dir=Path(open_run_dir) if open_run_dir else None)
     app.animation_level = "none"
     return app
+
+
+def charted_keys(screen) -> list[str]:
+    """The metrics the screen's chart grid draws now (the charts on its page)."""
+    from cookbook_tui.app.widgets.metric_chart import MetricChart
+
+    return [chart.key for chart in screen.query(MetricChart) if chart.key is not None and chart.display]
+
+
+def make_compare_app(run_dirs: list[str], **overrides) -> CookbookApp:
+    app = CookbookApp(config=fixture_config(**overrides), compare_run_dirs=[Path(d) for d in run_dirs])
+    app.animation_level = "none"
+    return app

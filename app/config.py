@@ -84,5 +84,7 @@ class AppConfig:
     # append-to-plot delay under 250 ms (benchmarks/p5_run_dir.py).
     poll_interval: float = 0.2
     validate_delay: float = 0.4
+    # A watched run that ends rings the terminal bell besides its toast (COOKBOOK_TUI_BELL=0: no bell).
+    bell: bool = field(default_factory=lambda: os.environ.get("COOKBOOK_TUI_BELL", "1") not in ("0", "false", "no"))
     # Extra environment for launched runs (tests point them at a private data dir).
     run_env: dict[str, str] = field(default_factory=dict)

@@ -27,6 +27,7 @@ from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
 PROCESS_POLL_S = 0.2
+RUNS_CHECK_S = 2.0  # how often the app looks for watched runs that ended (a toast and the bell)
 
 
 def cookbook_commands() -> type:
@@ -55,6 +56,7 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
         self.open_run_dir = open_run_dir
         self.compare_run_dirs = compare_run_dirs
         self.run_processes: dict[Path, RunProcess] = {}
+        self.run_states: dict[Path, str] = {}  # the watched runs' last seen states
 
     def get_default_screen(self) -> Screen:
         from cookbook_tui.screens.recipes import RecipesScreen
@@ -68,6 +70,39 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
             from cookbook_tui.screens.compare import CompareScreen
 
             self.push_screen(CompareScreen(self.compare_run_dirs))
+        self.check_runs()
+        if self.config.poll_interval > 0:
+            self.set_interval(RUNS_CHECK_S, self.check_runs)
+
+    # Watched runs: every run in the runs folder and every run open on a screen. One that was
+    # running and no longer is gets a toast and the bell; the home screen counts those still going.
+    def watched_run_dirs(self) -> list[Path]:
+        dirs = dict.fromkeys(find_run_dirs(self.config.runs_dir))
+        for screen in self.screen_stack:
+            if isinstance(getattr(screen, "run_dir", None), Path):
+                dirs[screen.run_dir] = None  # type: ignore[attr-defined]
+        return list(dirs)
+
+    def check_runs(self) -> None:
+        states = {run_dir: read_status(run_dir, self.config.pid_alive).state for run_dir in self.watched_run_dirs()}
+        for run_dir, state in states.items():
+            # a run this app started is announced by its exit (with the exit code), not here
+            if self.run_states.get(run_dir) == "running" and state != "running" and run_dir not in self.run_processes:
+                self.announce_end(run_dir, state)
+        self.run_states = states
+        going = sum(state == "running" for state in states.values())
+        going = max(going, len(self.running_processes()))
+        home = self.screen_stack[0] if self.screen_stack else None
+        if home is not None:
+            home.sub_title = f"{going} run{'s' if going != 1 else ''} still going (ctrl+o)" if going else ""
+
+    def announce_end(self, run_dir: Path, state: str, detail: str = "") -> None:
+        label = f"{run_dir.parent.name}/{run_dir.name}"
+        failed = state != "finished"
+        self.notify(f"Run {label} {state}{detail}.", severity="error" if failed else "information",
+                    title="Run ended")
+        if self.config.bell:
+            self.bell()
 
     # Navigation. Screens are imported when first shown: the first frame loads only the recipes list.
     def open_editor(self, recipe: RecipeEntry) -> None:
@@ -135,11 +170,12 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
     @on(RunProcessExited)
     def run_exited(self, message: RunProcessExited) -> None:
         state = read_status(message.run_dir, self.config.pid_alive).state
-        label = f"{message.run_dir.parent.name}/{message.run_dir.name}"
+        self.run_states[message.run_dir] = state
         if message.returncode == 0:
-            self.notify(f"Run {label} {state}.")
+            self.announce_end(message.run_dir, state)
         else:
-            self.notify(f"Run {label} ended with exit code {message.returncode} ({state}).", severity="error")
+            self.announce_end(message.run_dir, "failed" if state == "running" else state,
+                              f" (exit code {message.returncode})")
 
     def stop_run(self, run_dir: Path, pid: int | None) -> None:
         process = self.run_processes.get(run_dir)

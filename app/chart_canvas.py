@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cookbook_tui.app.chart_model import SeriesStats, compact, log_ticks, stats, tick_labels, ticks, value_at
+from cookbook_tui.app.chart_model import SeriesStats, compact, log_ticks, tick_labels, ticks, value_at
 
 # dot (row 0-3, column 0-1) of a braille cell -> its bit (U+2800 + bits)
 _BRAILLE = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint16)
@@ -153,7 +153,7 @@ def legend_lines(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line
     """One line per series (last, min, max, and the value at the cursor), or one compact line of
     last values when there are more series than lines."""
     lines: list[Line] = []
-    shown = [(one, stats(one.values)) for one in series]
+    shown = [(one, _stats(one.values)) for one in series]
     if len(shown) > layout.max_legend_lines:
         line: Line = []
         for one, st in shown:
@@ -174,6 +174,14 @@ def legend_lines(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line
     return lines
 
 
+def _stats(values: Sequence[float]) -> SeriesStats | None:
+    array = np.asarray(values, dtype=float)
+    finite = array[np.isfinite(array)]
+    if finite.size == 0:
+        return None
+    return SeriesStats(float(finite[-1]), float(finite.min()), float(finite.max()))
+
+
 def _stat_runs(st: SeriesStats) -> Line:
     return [(" last ", "dim"), (compact(st.last), "bold"), (" min ", "dim"), (compact(st.low), ""),
             (" max ", "dim"), (compact(st.high), "")]
@@ -182,28 +190,40 @@ def _stat_runs(st: SeriesStats) -> Line:
 def _cursor_value(one: PlotSeries, step: float | None) -> tuple[float, float] | None:
     if step is None or not len(one.steps):
         return None
-    return value_at(one.steps, one.values, step)
+    at = value_at(one.steps, one.values, step)
+    return (float(at[0]), float(at[1])) if at else None
 
 
-def render_chart(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line]:
-    """The chart as `layout.height` lines of styled runs, each `layout.width` cells wide."""
-    width, height = layout.width, layout.height
-    legend = legend_lines(series, layout)[: max(height - 3, 0)]
-    plot_rows = height - len(legend) - 1  # one line of x ticks
-    blank = [[(" " * width, "")] for _ in range(height)]
-    if plot_rows < 2 or width < 12:
-        return blank
+@dataclass
+class Raster:
+    """The expensive part of a chart (binned dots, bounds, ticks), kept while only the cursor moves."""
+
+    bits: np.ndarray
+    owner: np.ndarray
+    styles: list[str]
+    bounds: tuple[float, float, float, float]
+    tick_rows: dict[int, str]
+    gutter: int
+    plot_w: int
+
+
+def raster_key(series: Sequence[PlotSeries], layout: ChartLayout, plot_rows: int) -> tuple:
+    data = tuple((id(one.xs), len(one.xs), id(one.values), id(one.smoothed), one.colour) for one in series)
+    return (data, layout.width, plot_rows, layout.log_y, layout.x_range)
+
+
+def rasterize(series: Sequence[PlotSeries], layout: ChartLayout, plot_rows: int) -> Raster | None:
     xb = layout.x_range or x_bounds(series)
     yb = y_bounds(series, layout.log_y, layout.x_range)
     if xb is None or yb is None:
-        return [[("no finite values" if i == 0 else "", "dim"), (" " * (width - (16 if i == 0 else 0)), "")] for i in range(height)]
+        return None
     x0, x1 = xb
     y0, y1 = yb
     y_values = log_ticks(y0, y1, max(plot_rows // 3, 2)) if layout.log_y else ticks(y0, y1, max(plot_rows // 3, 2))
     y_values = [v for v in y_values if y0 <= v <= y1]
     y_texts = tick_labels([10**v for v in y_values] if layout.log_y else y_values)
     gutter = max((len(t) for t in y_texts), default=1) + 1
-    plot_w = width - gutter
+    plot_w = layout.width - gutter
     dot_w, dot_h = plot_w * 2, plot_rows * 4
     bits = np.zeros((plot_rows, plot_w), dtype=np.uint16)
     owner = np.full((plot_rows, plot_w), -1, dtype=np.int16)
@@ -222,22 +242,45 @@ def render_chart(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line
         bits |= cells
         owner[cells > 0] = index
         styles.append(style)
+    tick_rows: dict[int, str] = {}
+    for value, text in zip(y_values, y_texts):
+        row = plot_rows - 1 - int(round((value - y0) / ((y1 - y0) or 1) * (plot_rows - 1)))
+        tick_rows.setdefault(row, text)
+    return Raster(bits, owner, styles, (x0, x1, y0, y1), tick_rows, gutter, plot_w)
+
+
+def render_chart(series: Sequence[PlotSeries], layout: ChartLayout, cache: dict | None = None) -> list[Line]:
+    """The chart as `layout.height` lines of styled runs, each `layout.width` cells wide. With a
+    `cache` (a dict the caller keeps), a redraw that only moves the cursor reuses the raster."""
+    width, height = layout.width, layout.height
+    legend = legend_lines(series, layout)[: max(height - 3, 0)]
+    plot_rows = height - len(legend) - 1  # one line of x ticks
+    if plot_rows < 2 or width < 12:
+        return [[(" " * width, "")] for _ in range(height)]
+    key = raster_key(series, layout, plot_rows)
+    if cache is not None and cache.get("key") == key:
+        raster = cache["raster"]
+    else:
+        raster = rasterize(series, layout, plot_rows)
+        if cache is not None:
+            cache.update(key=key, raster=raster)
+    if raster is None:
+        return [[("no finite values" if i == 0 else "", "dim"), (" " * (width - (16 if i == 0 else 0)), "")] for i in range(height)]
+    x0, x1, _, _ = raster.bounds
+    dot_w = raster.plot_w * 2
     cursor_col = None
     if layout.cursor_step is not None and series:
         cx = _cursor_x(series, layout.cursor_step)
         if cx is not None and x0 <= cx <= x1:
             cursor_col = int(round((cx - x0) / ((x1 - x0) or 1) * (dot_w - 1))) // 2
-    tick_rows = {}
-    for value, text in zip(y_values, y_texts):
-        row = plot_rows - 1 - int(round((value - y0) / ((y1 - y0) or 1) * (plot_rows - 1)))
-        tick_rows.setdefault(row, text)
     lines: list[Line] = []
+    gutter = raster.gutter
     for row in range(plot_rows):
-        label = tick_rows.get(row, "")
+        label = raster.tick_rows.get(row, "")
         line: Line = [(label.rjust(gutter - 1), "dim"), ("┤" if label else "│", "dim")]
-        line += _row_runs(bits[row], owner[row], styles, cursor_col)
+        line += _row_runs(raster.bits[row], raster.owner[row], raster.styles, cursor_col)
         lines.append(line)
-    lines.append(_x_tick_line(x0, x1, gutter, plot_w, layout))
+    lines.append(_x_tick_line(x0, x1, gutter, raster.plot_w, layout))
     lines.extend(_pad(line, width) for line in legend)
     return [_pad(line, width) for line in lines]
 
@@ -245,7 +288,7 @@ def render_chart(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line
 def _cursor_x(series: Sequence[PlotSeries], step: float) -> float | None:
     for one in series:
         if len(one.steps):
-            index = int(np.searchsorted(np.asarray(one.steps, dtype=float), step, "right")) - 1
+            index = int(np.searchsorted(one.steps, step, "right")) - 1
             if index >= 0:
                 if one.steps[index] == step:
                     return float(one.xs[index])

@@ -13,6 +13,8 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
+
 from cookbook_tui.app.chart_canvas import PlotSeries
 from cookbook_tui.app.chart_model import (
     ELAPSED_KEYS,
@@ -44,6 +46,29 @@ class ChartRun:
     workflow: str | None = None
     _ema: dict[str, EmaState] = field(default_factory=dict)
     _axes: dict[str, tuple[int, tuple[list[int], list[float]]]] = field(default_factory=dict)
+    # numpy copies of the columns, grown by their new tail: a redraw never converts 100k points
+    _arrays: dict[tuple[str, str], tuple[int, np.ndarray]] = field(default_factory=dict)
+
+    def _array(self, name: str, source: list, tag: str = "") -> np.ndarray:
+        key = (name, tag)
+        cached = self._arrays.get(key)
+        if cached is not None and cached[0] == id(source) and len(cached[1]) <= len(source):
+            done = len(cached[1])
+            if done == len(source):
+                return cached[1]
+            array = np.concatenate((cached[1], np.asarray(source[done:], dtype=float)))
+        else:
+            array = np.asarray(source, dtype=float)
+        self._arrays[key] = (id(source), array)
+        return array
+
+    def arrays(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        steps, values = self.columns[key]
+        return self._array(key, steps, "steps"), self._array(key, values, "values")
+
+    def smoothed_array(self, key: str, weight: float) -> np.ndarray:
+        out = self.smoothed(key, weight)
+        return self._array(key, out, f"ema{weight}")
 
     def smoothed(self, key: str, weight: float) -> list[float]:
         steps, values = self.columns[key]
@@ -238,11 +263,15 @@ class GridModel:
         self.zoom_mark = None
 
     # ---- what a chart draws
-    def x_of(self, run: ChartRun, steps: list[int]) -> list[float] | list[int]:
+    def x_of(self, run: ChartRun, steps: np.ndarray) -> np.ndarray:
         if self.x_axis == "step":
             return steps
         axis = run.axis(self.x_axis)
-        return steps if axis is None else map_steps(steps, axis)
+        if axis is None:
+            return steps
+        axis_steps, axis_values = np.asarray(axis[0], dtype=float), np.asarray(axis[1], dtype=float)
+        index = np.searchsorted(axis_steps, steps, "right") - 1
+        return np.where(index >= 0, axis_values[np.clip(index, 0, None)], 0.0)
 
     def all_steps(self) -> tuple[int, int] | None:
         """The first and last step any metric of any run has: every chart spans them, so the
@@ -269,8 +298,8 @@ class GridModel:
             column = run.columns.get(key)
             if not column or not column[0]:
                 continue
-            steps, values = column
-            smoothed = run.smoothed(key, self.smoothing) if self.smoothing > 0 and len(values) > 1 else None
+            steps, values = run.arrays(key)
+            smoothed = run.smoothed_array(key, self.smoothing) if self.smoothing > 0 and len(values) > 1 else None
             out.append(PlotSeries(run.label, self.x_of(run, steps), steps, values, smoothed, run.colour))
         return out
 

@@ -52,7 +52,7 @@ async def test_the_cursor_reads_every_chart_at_one_step_and_zoom_narrows_the_ran
         await pilot.pause()
         readout = str(grid.query_one("#chart-readout").render())
         assert "step 37" in readout
-        legends = {chart.key: str(chart.render()).splitlines()[-1] for chart in grid.query("MetricChart") if chart.key}
+        legends = {chart.key: chart.strips()[-1].text for chart in grid.query("MetricChart") if chart.key}
         expected = json.loads(Path(SFT_RUN, "metrics.jsonl").read_text().splitlines()[37])["train_mean_nll"]
         assert f"@37 {expected:.4g}" in legends["train_mean_nll"]
         assert "@30 " in legends["test/nll"]  # logged every 10 steps: its value at step 30

@@ -131,10 +131,11 @@ def test_series_are_smoothed_incrementally_as_rows_arrive() -> None:
     model = grid({"loss": [4.0, 3.0, 2.0]})
     model.smoothing = 0.6
     first = list(model.series_for("loss")[0].smoothed)
+    assert first == pytest.approx(ema([0, 1, 2], [4.0, 3.0, 2.0], 0.6))
     run = model.runs[0]
     run.columns["loss"][0].append(3)
     run.columns["loss"][1].append(1.0)
-    again = model.series_for("loss")[0].smoothed
+    again = list(model.series_for("loss")[0].smoothed)
     assert again[:3] == first and again[3] == pytest.approx(ema([0, 1, 2, 3], [4.0, 3.0, 2.0, 1.0], 0.6)[3])
 
 

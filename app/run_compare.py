@@ -97,32 +97,34 @@ def format_value(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
+def _leaf(key: str) -> str:
+    return key.rsplit(".", 1)[-1].split(":", 1)[-1]
+
+
 def short_labels(names: Sequence[str], diff: Sequence[DiffRow], max_parts: int = 2) -> list[str]:
-    """The recipe name plus what differs (`arithmetic-sft lr=3e-3`); runs that differ in nothing
-    we can name get `#1`, `#2` by position."""
-    labels = []
-    # one key per idea: a recipe key and its resolved config twin differ together; keep the recipe's
+    """The recipe name plus what differs (`arithmetic-sft lr=3e-3`): differing keys are added, recipe
+    keys first, while each tells apart runs the label so far does not; runs that still look alike
+    get `#1`, `#2` by position."""
+    parts: list[list[str]] = [[] for _ in names]
+
+    def labels() -> list[str]:
+        return [" ".join([name] + extra) for name, extra in zip(names, parts)]
+
     seen_leaf: set[str] = set()
-    picked: list[DiffRow] = []
-    # keys every run has say what differs; a key only one run has mostly says where it came from
-    for row in sorted(diff, key=lambda r: any(v is None for v in r.values)):
-        leaf = row.key.rsplit(".", 1)[-1].split(":", 1)[-1]
-        if leaf in seen_leaf:
+    for row in diff:
+        leaf = _leaf(row.key)
+        if leaf in seen_leaf or leaf in ("name", "workflow") or len(parts[0]) >= max_parts:
             continue
         seen_leaf.add(leaf)
-        picked.append(row)
-    picked = picked[:max_parts]
-    for index, name in enumerate(names):
-        parts = []
-        for row in picked:
-            leaf = row.key.rsplit(".", 1)[-1].split(":", 1)[-1]
-            if leaf in ("name", "workflow") or row.values[index] is None:
-                continue
-            parts.append(f"{ABBREVIATIONS.get(leaf, leaf)}={format_value(row.values[index])}")
-        labels.append(" ".join([name] + parts))
-    if len(set(labels)) < len(labels):
-        labels = [f"{label} #{i + 1}" for i, label in enumerate(labels)]
-    return labels
+        before = len(set(labels()))
+        trial = [extra + ([f"{ABBREVIATIONS.get(leaf, leaf)}={format_value(v)}"] if v is not None else [])
+                 for extra, v in zip(parts, row.values)]
+        if len({" ".join([n] + t) for n, t in zip(names, trial)}) > before:
+            parts = trial
+    out = labels()
+    if len(set(out)) < len(out):
+        out = [f"{label} #{i + 1}" for i, label in enumerate(out)]
+    return out
 
 
 def better_is_lower(key: str) -> bool:

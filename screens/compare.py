@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -101,7 +102,7 @@ class CompareScreen(ReportsWorkerErrors, Screen[None]):
         table.clear(columns=True)
         table.add_column("key", key="key")
         for index, label in enumerate(self.labels):
-            table.add_column(Content.styled(label, f"bold {run_colour(index)}"), key=f"run{index}")
+            table.add_column(Text(label, style=f"bold {run_colour(index)}"), key=f"run{index}")
         for row in self.diff:
             table.add_row(row.key, *(format_value(v) for v in row.values))
         note = self.query_one("#compare-config-note", Static)
@@ -139,7 +140,7 @@ class CompareScreen(ReportsWorkerErrors, Screen[None]):
         order = sorted(range(len(rows)), key=lambda i: sort_value(rows[i], self.sort_column), reverse=self.sort_reverse)
         for i in order:
             row = rows[i]
-            cells = [Content.styled(row.label, f"bold {run_colour(i)}"), str(row.steps or "–"), format_duration(row.duration_s)]
+            cells = [Text(row.label, style=f"bold {run_colour(i)}"), str(row.steps or "–"), format_duration(row.duration_s)]
             for key in keys:
                 for values in (row.final, row.best):
                     cells.append(compact(values[key], 4) if key in values else "–")

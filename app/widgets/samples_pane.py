@@ -78,7 +78,7 @@ def group_content(group: int, members: list[dict[str, Any]]) -> Content:
     mean = sum(rewards) / len(rewards) if rewards else 0.0
     head = Content.assemble(
         (f"group {group}", "bold $text-accent"), f"  {len(members)} rollouts  mean reward ",
-        (f"{mean:.3f}", "bold"), "  ", (printable(str(members[0].get("prompt", ""))).strip()[:80], "$text-muted"), "\n",
+        (f"{mean:.3f}", "bold"), "  ", (printable(str(members[0].get("prompt", ""))).strip().replace("\n", " ⏎ ")[-100:], "$text-muted"), "\n",
     )
     lines = [head]
     for row in members:

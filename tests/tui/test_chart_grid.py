@@ -112,3 +112,27 @@ async def test_runs_table_sorts_and_filters(in_fixtures) -> None:
         assert rows()[0] == "arithmetic-rl/20261128-110000"  # 41 steps of 3 s
         rl = screen.table.rows_shown[0]
         assert rl.eta_s == 3.0 * (100 - 41)  # the recent pace, not elapsed-since-start
+
+
+async def test_a_watched_run_that_ends_gets_a_toast_and_the_bell_and_home_counts_runs_going(tmp_path: Path) -> None:
+    import shutil
+
+    from .factory import FIXTURES
+
+    runs = tmp_path / "runs"
+    shutil.copytree(FIXTURES / "run_dirs", runs)
+    status_file = runs / "arithmetic-rl" / "20261128-110000" / "status.json"
+    app = make_app(runs_dir=runs)
+    rings = []
+    app.bell = lambda: rings.append(1)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.sub_title == "1 run still going (ctrl+o)"
+        status = json.loads(status_file.read_text())
+        status_file.write_text(json.dumps(dict(status, state="finished", ended_at="2026-11-28T11:05:00Z")))
+        app.check_runs()
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["Run arithmetic-rl/20261128-110000 finished."]
+        assert rings == [1] and app.screen.sub_title == ""
+        app.check_runs()  # told once
+        assert len(app._notifications) == 1

@@ -256,6 +256,36 @@ def find_run_dirs(root: Path, max_depth: int = 3) -> list[Path]:
     return sorted(found, key=lambda p: (p.name, str(p)), reverse=True)
 
 
+@dataclass
+class MetricsPreview:
+    columns: dict[str, tuple[list[int], list[float]]]
+    rows: int
+
+
+def preview_metrics(path: Path, window: int) -> MetricsPreview:
+    """The metric columns of the last `window` bytes of a metrics.jsonl (its latest rows), for the
+    first frame of a long run whose whole history is still being read."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - window))
+            chunk = handle.read()
+    except OSError:
+        return MetricsPreview({}, 0)
+    lines = chunk.splitlines()[1:] if size > window else chunk.splitlines()  # the first may be cut
+    rows = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    series = MetricSeries()
+    series.add_rows(rows)
+    return MetricsPreview(series.columns, len(rows))
+
+
 def last_jsonl_row(path: Path, window: int = 64 * 1024) -> dict[str, Any]:
     """The last complete row of a JSONL file, reading only its end."""
     try:

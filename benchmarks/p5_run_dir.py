@@ -69,7 +69,17 @@ def drawn_last_step(app) -> int | None:
     return min(lasts) if lasts else None
 
 
-async def measure(run_dir: Path, appends: int, presses: int) -> tuple[float, list[float], list[float]]:
+def history_drawn(app) -> bool:
+    """Every visible chart drawn with the whole history (its first point is step 0)."""
+    from cookbook_tui.app.widgets.metric_chart import MetricChart
+
+    charts = [chart for chart in app.screen.query(MetricChart) if chart.key and chart.series]
+    return bool(charts) and all(
+        chart.series[0].steps[0] == 0 and chart.series[0].steps[-1] == ROWS - 1 and chart._cache is not None
+        and chart._cache[0][0] == chart._version for chart in charts)  # noqa: SLF001
+
+
+async def measure(run_dir: Path, appends: int, presses: int) -> tuple[float, float, list[float], list[float]]:
     from cookbook_tui.app.config import AppConfig
     from cookbook_tui.app.cookbook_app import CookbookApp
 
@@ -77,7 +87,10 @@ async def measure(run_dir: Path, appends: int, presses: int) -> tuple[float, lis
     start = time.perf_counter()
     app = CookbookApp(config=AppConfig(runs_dir=run_dir.parent / "none"), open_run_dir=run_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        while drawn_last_step(app) != ROWS - 1:
+        while drawn_last_step(app) is None:
+            await asyncio.sleep(0.005)
+        first_s = time.perf_counter() - start  # the latest rows, drawn while the history is read
+        while not history_drawn(app):
             await asyncio.sleep(0.005)
         await pilot.pause()
         open_s = time.perf_counter() - start
@@ -128,20 +141,25 @@ async def measure(run_dir: Path, appends: int, presses: int) -> tuple[float, lis
                 await asyncio.sleep(0.05 + 0.013 * (index % 7))  # presses at varied points of the stream
             stop.set()
             await writer
-    return open_s, delays, answers[1:]
+    return first_s, open_s, delays, answers[1:]
 
 
 def run(quick: bool = False) -> Result:
     root = Path(tempfile.mkdtemp(prefix="bench-p5-"))
     run_dir = write_run_dir(root, ROWS)
-    open_s, delays, answers = asyncio.run(measure(run_dir, appends=5 if quick else 20, presses=21 if quick else 101))
+    first_s, open_s, delays, answers = asyncio.run(measure(run_dir, appends=5 if quick else 20, presses=21 if quick else 101))
     result = Result(
         benchmark="p5_run_dir",
         title=f"run screen chart grid on a run with {ROWS:,} rows x {METRICS} metrics (120x40)",
         ours_label="cookbook-tui",
         reference_label="goal",
     )
-    result.rows.append(Comparison("open to a drawn grid", "s", open_s, 1.0, higher_is_better=False, goal="<= 1 s (ratio >= 1)"))
+    result.rows.append(Comparison(
+        "open to a drawn grid (latest rows)", "s", first_s, 1.0, higher_is_better=False, goal="<= 1 s (ratio >= 1)",
+        notes="the last 1 MiB of rows, drawn while a worker reads the rest"))
+    result.rows.append(Comparison(
+        "open to the whole history drawn", "s", open_s, 1.0, higher_is_better=False, goal="<= 1 s (ratio >= 1)",
+        notes="160 MB of JSONL: orjson parse ~1.2 s + columns ~0.8 s on this machine"))
     result.rows.append(Comparison(
         "append to redrawn charts", "s", statistics.median(delays), 0.25, higher_is_better=False,
         goal="<= 250 ms median (ratio >= 1)", notes=f"median of {len(delays)}; max {max(delays) * 1000:.0f} ms",

@@ -21,7 +21,7 @@ from cookbook_tui.app.chart_grid_model import ChartRun
 from cookbook_tui.app.chart_model import run_colour
 from cookbook_tui.app.messages import ChartCursorMoved, CheckpointReply, RunDirRead
 from cookbook_tui.app.printable import printable
-from cookbook_tui.app.rundir_view import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus, RunWatch
+from cookbook_tui.app.rundir_view import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus, RunWatch, preview_metrics
 from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
 from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
 from cookbook_tui.app.widgets.failure_view import FailureView
@@ -35,6 +35,7 @@ LOG_LINES_KEPT = 2000
 # A metrics.jsonl bigger than this (~25k rows) is first read in a worker so the screen comes up at
 # once; smaller ones are read before the first frame, which then already shows the curves.
 BACKGROUND_FIRST_READ_BYTES = 4 * 1024 * 1024
+PREVIEW_BYTES = 1024 * 1024  # the tail drawn while the history is read
 
 
 class RunScreen(ReportsWorkerErrors, Screen[None]):
@@ -86,7 +87,13 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         except OSError:
             big = False
         if big:
-            self.read_history()
+            # The whole history is read in a worker; meanwhile the grid draws the latest rows.
+            preview = preview_metrics(self.run_dir / METRICS_FILE, PREVIEW_BYTES)
+            self.chart_run.columns = preview.columns
+            grid.message = f"the last {preview.rows:,} rows; reading the whole history…"
+            # the worker holds the GIL for seconds: start it once the preview is on screen
+            grid.after_first_draw = self.read_history
+            grid.data_changed()
         else:
             self.poll_run_dir()
             self.start_polling()
@@ -104,6 +111,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(RunDirRead)
     def history_read(self, message: RunDirRead) -> None:
+        self.query_one(ChartGrid).message = ""
         self.show_changes(message.changed)
         self.start_polling()
 

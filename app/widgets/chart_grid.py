@@ -7,7 +7,7 @@ hands each visible chart its series. Only the charts on the page are drawn.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from textual import on
 from textual.app import ComposeResult
@@ -61,6 +61,7 @@ class ChartGrid(Vertical, can_focus=True):
         self.model = GridModel()
         self.shape = (0, 0)  # fitted to the pane on the first resize
         self.message = ""
+        self.after_first_draw: Callable[[], object] | None = None  # called once charts are on screen
 
     def compose(self) -> ComposeResult:
         yield Static(id="chart-readout")
@@ -144,6 +145,9 @@ class ChartGrid(Vertical, can_focus=True):
         if not shown:
             empty.update("Waiting for the first step…" if not any_rows else f"No metric matches /{model.filter_text}/.")
         self.query_one("#chart-readout", Static).update(self.readout(keys_total))
+        if shown and charts and self.after_first_draw is not None:
+            callback, self.after_first_draw = self.after_first_draw, None
+            self.call_after_refresh(callback)
 
     def readout(self, keys_total: int) -> Content:
         model = self.model

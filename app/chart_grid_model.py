@@ -238,11 +238,10 @@ class GridModel:
         self.cursor = min(max(steps[index], bounds[0]), bounds[1])
 
     def cursor_to_end(self, last: bool) -> None:
+        """Home/End: the first or last step in view."""
         bounds = self.step_bounds()
         if bounds is not None:
-            steps = self._cursor_steps()
-            inside = [s for s in (steps[0], steps[-1])]
-            self.cursor = min(max(inside[-1] if last else inside[0], bounds[0]), bounds[1])
+            self.cursor = bounds[1] if last else bounds[0]
 
     def zoom_key(self) -> str:
         """`z` once marks the cursor's step; `z` again zooms to the marked range."""

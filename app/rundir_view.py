@@ -262,25 +262,31 @@ class MetricsPreview:
     rows: int
 
 
-def preview_metrics(path: Path, window: int) -> MetricsPreview:
-    """The metric columns of the last `window` bytes of a metrics.jsonl (its latest rows), for the
-    first frame of a long run whose whole history is still being read."""
+def tail_rows(path: Path, window: int) -> list[dict[str, Any]]:
+    """The complete JSONL rows in the last `window` bytes of a file (a line cut by the window and
+    undecodable lines are skipped), reading only its end."""
     try:
         with path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             handle.seek(max(0, size - window))
             chunk = handle.read()
     except OSError:
-        return MetricsPreview({}, 0)
-    lines = chunk.splitlines()[1:] if size > window else chunk.splitlines()  # the first may be cut
+        return []
     rows = []
-    for line in lines:
+    for line in chunk.splitlines():
         try:
             row = json.loads(line)
         except ValueError:
             continue
         if isinstance(row, dict):
             rows.append(row)
+    return rows
+
+
+def preview_metrics(path: Path, window: int) -> MetricsPreview:
+    """The metric columns of a metrics.jsonl's latest rows (its last `window` bytes), for the
+    first frame of a long run whose whole history is still being read."""
+    rows = tail_rows(path, window)
     series = MetricSeries()
     series.add_rows(rows)
     return MetricsPreview(series.columns, len(rows))
@@ -288,21 +294,8 @@ def preview_metrics(path: Path, window: int) -> MetricsPreview:
 
 def last_jsonl_row(path: Path, window: int = 64 * 1024) -> dict[str, Any]:
     """The last complete row of a JSONL file, reading only its end."""
-    try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(max(0, size - window))
-            chunk = handle.read()
-    except OSError:
-        return {}
-    for line in reversed(chunk.splitlines()):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            return row
-    return {}
+    rows = tail_rows(path, window)
+    return rows[-1] if rows else {}
 
 
 TIME_KEY = "time/total"  # tinker-cookbook's seconds per step

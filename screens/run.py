@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Log, TabbedContent, TabPane
 
 from cookbook_tui.app.chart_grid_model import ChartRun
@@ -42,6 +43,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     TITLE = "Run"
 
     BINDINGS = [
+        Binding("r", "toggle_side_samples", "Samples beside", id="run.side_samples"),
         Binding("x", "stop_run", "Stop run", id="run.stop"),
         Binding("c", "chat", "Chat with checkpoint", id="run.chat"),
         Binding("1", "show_tab('curves')", "Curves", show=False, id="run.tab.curves"),
@@ -65,7 +67,10 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         yield FailureView(id="run-failure")
         with TabbedContent(initial="curves", id="run-tabs"):
             with TabPane("Curves", id="curves"):
-                yield ChartGrid(id="chart-grid")
+                with Horizontal(id="curves-row"):
+                    yield ChartGrid(id="chart-grid")
+                    # the samples at the cursor's step beside the charts (`r`), for RL its rollout groups
+                    yield SamplesPane(id="curves-samples")
             with TabPane("Samples", id="samples"):
                 yield SamplesPane(id="samples-pane")
             with TabPane("Checkpoints", id="checkpoints"):
@@ -78,6 +83,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = str(self.run_dir)
         self.query_one(CheckpointChat).display = False
+        self.query_one("#curves-samples", SamplesPane).display = False
         grid = self.query_one(ChartGrid)
         grid.set_runs([self.chart_run])
         grid.focus()
@@ -153,7 +159,8 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             self.chart_run.workflow = status.workflow
             self.query_one(ChartGrid).data_changed()
         if "samples" in changed:
-            self.query_one(SamplesPane).add_samples(self.watch.samples[self.seen_samples :])
+            for pane in self.query(SamplesPane):
+                pane.add_samples(self.watch.samples[self.seen_samples :])
             self.seen_samples = len(self.watch.samples)
         if "checkpoints" in changed:
             self.query_one(CheckpointsTable).add_checkpoints(self.watch.checkpoints[self.seen_checkpoints :])
@@ -165,7 +172,13 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(ChartCursorMoved)
     def cursor_moved(self, message: ChartCursorMoved) -> None:
-        self.query_one(SamplesPane).show_step_at(message.step)
+        for pane in self.query(SamplesPane):
+            pane.show_step_at(message.step)
+
+    def action_toggle_side_samples(self) -> None:
+        pane = self.query_one("#curves-samples", SamplesPane)
+        pane.display = not pane.display
+        self.query_one(ChartGrid).focus()
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

@@ -60,7 +60,6 @@ def reward_histogram(rewards: list[float]) -> Content:
     return Content.assemble(
         (" rewards ", "$text-muted"), (f"{low:.3g} ", "$text-muted"), (bars, "bold $text-accent"),
         (f" {high:.3g}", "$text-muted"), "   mean ", (f"{mean:.3f}", "bold"), f"  n={len(rewards)}",
-        ("   counts " + " ".join(str(c) for c in counts), "$text-muted"),
     )
 
 

@@ -112,6 +112,10 @@ def test_run_rollout_groups_at_the_cursor(snap_compare, in_fixtures) -> None:
     assert snap_compare(make_app(open_run_dir=RL_RUN), press=["left", *["left"] * 15, "2"], terminal_size=(120, 40))
 
 
+def test_run_rollouts_beside_the_charts(snap_compare, in_fixtures) -> None:
+    assert snap_compare(make_app(open_run_dir=RL_RUN), press=["r", "left", *["left"] * 15], terminal_size=(160, 48))
+
+
 def test_compare_config_diff(snap_compare, in_fixtures) -> None:
     assert snap_compare(make_compare_app([SFT_RUN, SFT_LOW_LR_RUN]), press=["2"], terminal_size=(120, 40))
 

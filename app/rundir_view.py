@@ -352,6 +352,15 @@ class MetricsDigest:
         return None
 
 
+def recent_seconds_per_step(columns: dict[str, tuple[list[int], list[float]]]) -> float | None:
+    """The mean step time of the last RECENT_STEPS steps, from the run's own `time/total`."""
+    column = columns.get(TIME_KEY)
+    if not column or not column[1]:
+        return None
+    recent = column[1][-RECENT_STEPS:]
+    return sum(recent) / len(recent)
+
+
 def run_seconds(status: RunStatus, digest: MetricsDigest | None, now: datetime) -> float | None:
     """How long a run has trained: its summed step times when it logs them (kept across a resume),
     else this attempt's wall time from status.json."""

@@ -22,7 +22,7 @@ from cookbook_tui.app.chart_grid_model import ChartRun
 from cookbook_tui.app.chart_model import run_colour
 from cookbook_tui.app.messages import ChartCursorMoved, CheckpointReply, RunDirRead
 from cookbook_tui.app.printable import printable
-from cookbook_tui.app.rundir_view import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus, RunWatch, preview_metrics
+from cookbook_tui.app.rundir_view import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus, RunWatch, preview_metrics, recent_seconds_per_step
 from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
 from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
 from cookbook_tui.app.widgets.failure_view import FailureView
@@ -152,7 +152,8 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         assert self.watch is not None
         status = self.effective_status()
         metrics = self.watch.metrics
-        self.query_one(RunStatusBar).show(status, self.run_dir, self.app.config.now(), metrics.steps_done())  # type: ignore[attr-defined]
+        self.query_one(RunStatusBar).show(status, self.run_dir, self.app.config.now(), metrics.steps_done(),  # type: ignore[attr-defined]
+                                          recent_seconds_per_step(metrics.columns))
         self.query_one(FailureView).show_error(status.error if status.state == "failed" else None)
         if "metrics" in changed or "status" in changed:
             self.chart_run.columns = metrics.columns

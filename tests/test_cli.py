@@ -23,7 +23,7 @@ def test_version() -> None:
 def test_help_lists_the_commands() -> None:
     out = _cli("--help")
     assert out.returncode == 0
-    for word in ("--run", "validate", "serve", "open", "--dry-run", "--resume"):
+    for word in ("--run", "validate", "serve", "open", "compare", "--dry-run", "--resume"):
         assert word in out.stdout
 
 
@@ -32,3 +32,12 @@ def test_unknown_option_exits_2_without_traceback() -> None:
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "--no-such-flag" in out.stderr
+
+
+def test_compare_names_the_run_dir_it_cannot_compare(tmp_path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 0, "loss": 1.0}\n')
+    out = _cli("compare", str(run), str(tmp_path / "missing"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip() == f"cookbook-tui compare: {tmp_path / 'missing'}: no such run directory"

@@ -168,8 +168,11 @@ def legend_lines(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line
             line += _stat_runs(st)
         value = _cursor_value(one, layout.cursor_step)
         if layout.cursor_step is not None:
+            ended = value is not None and len(one.steps) and layout.cursor_step > float(one.steps[-1])
             line += [(" @", "dim"), (f"{compact(value[0], 6)} " if value else "– ", "dim"),
                      (compact(value[1], 4) if value else "–", f"bold {one.colour}")]
+            if ended:
+                line.append((" (its last step)", "dim"))
         lines.append(line)
     return lines
 

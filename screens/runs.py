@@ -171,7 +171,11 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         if len(marked) < 2:
             self.notify("Mark two or more runs (space) to compare them.", severity="warning")
             return
+        from cookbook_tui.app.run_compare import MAX_RUNS
         from cookbook_tui.screens.compare import CompareScreen
+
+        if len(marked) > MAX_RUNS:
+            self.notify(f"Comparing the first {MAX_RUNS} of the {len(marked)} marked runs.", severity="warning")
 
         self.app.push_screen(CompareScreen(marked))
 

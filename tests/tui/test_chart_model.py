@@ -171,3 +171,11 @@ def test_log_y_draws_tiny_values_on_decades_and_skips_non_positive_ones() -> Non
     lines = render_chart([PlotSeries("", steps + [50], steps + [50], values, None, "#fff")], ChartLayout(50, 14, log_y=True))
     labels = [line.split("┤")[0].strip() for line in plain(lines) if "┤" in line]
     assert labels == ["0.1", "0.001", "1e-5"]  # whole decades, every other one at this height
+
+
+def test_a_series_that_ended_before_the_cursor_says_its_value_is_from_its_last_step() -> None:
+    short = PlotSeries("lr=1e-3", [0, 1, 2], [0, 1, 2], [3.0, 2.0, 1.0], None, "#fff")
+    long = PlotSeries("lr=3e-3", list(range(10)), list(range(10)), [float(i) for i in range(10)], None, "#000")
+    legend = plain(render_chart([short, long], ChartLayout(90, 12, cursor_step=8)))[-2:]
+    assert legend[0].rstrip().endswith("@2 1 (its last step)")
+    assert legend[1].rstrip().endswith("@8 8")

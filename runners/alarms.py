@@ -187,3 +187,24 @@ def check_run(
     if stalled is not None:
         alarms.append(stalled)
     return alarms
+
+
+class AlarmWatch:
+    """Follows a run's rows as they come and reports each kind of alarm once, when it starts
+    (the headless runner prints it and logs it to logs.log). Keeps only what the checks need."""
+
+    def __init__(self, thresholds: AlarmThresholds | None = None) -> None:
+        self.thresholds = thresholds or AlarmThresholds()
+        self._first_entropy: dict[str, Any] | None = None
+        self._active: set[str] = set()
+
+    def feed(self, row: dict[str, Any]) -> list[Alarm]:
+        if not isinstance(row.get("step"), int):
+            return []
+        if self._first_entropy is None and _series([row], ENTROPY_KEY):
+            self._first_entropy = row
+        history = [row] if self._first_entropy in (None, row) else [self._first_entropy, row]
+        current = check_metrics(history, self.thresholds)
+        new = [a for a in current if a.kind not in self._active]
+        self._active = {a.kind for a in current} | (self._active & {"non_finite"})
+        return new

@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--dir", action="append", metavar="DIR", help="a folder of runs (default ./runs; repeatable)")
     runs.add_argument("--json", action="store_true", help="JSON for scripts")
 
+    from cookbook_tui.runners.remote_cli import add_remote_parser  # argparse only: light
+
+    add_remote_parser(sub)
+
     open_cmd = sub.add_parser("open", help="open a run directory in the app")
     open_cmd.add_argument("run_dir", help="a run directory written by cookbook-tui or tinker-cookbook")
     return parser
@@ -63,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from cookbook_tui.runners.engine.serve_cli import serve_main
 
         return serve_main(args)
+    if args.command == "remote":
+        from cookbook_tui.runners.remote_cli import remote_main
+
+        return remote_main(args)
     if args.command == "runs":
         from cookbook_tui.runners.runs_cli import runs_main
 

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from cookbook_tui.runners.rundir import pid_alive
 
@@ -66,6 +66,13 @@ def validate_with_core(text: str, source: str) -> Sequence[RecipeProblem]:
     return validate_recipe_text(text, source=source)
 
 
+def tinker_remote() -> Any:
+    """The Tinker account's runs and checkpoints (TINKER_BASE_URL, else the service)."""
+    from cookbook_tui.runners.remote import Remote
+
+    return Remote()
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -77,6 +84,7 @@ class AppConfig:
     list_recipes: Callable[[], Sequence[RecipeEntry]] = list_installed_recipes
     validate_recipe_text: Callable[[str, str], Sequence[RecipeProblem]] = validate_with_core
     now: Callable[[], datetime] = utc_now
+    remote: Callable[[], Any] = tinker_remote
     pid_alive: Callable[[int | None], bool] = pid_alive
     python: str = sys.executable
     # Live panes poll the run dir this often; snapshot tests set 0 to poll only on mount.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -126,8 +127,7 @@ class Remote:
                 raise RemoteError(str(exc)) from None
             import tinker
 
-            self._service = tinker.ServiceClient(base_url=self.base_url, api_key=self.api_key)
-            self._rest = self._service.create_rest_client()
+            self._rest = tinker.RestClient(base_url=self.base_url, api_key=self.api_key)
         return self._rest
 
     def _wait(self, future: Any, what: str, seconds: float = CALL_SECONDS) -> Any:
@@ -202,6 +202,10 @@ class Remote:
         rest = self._connect()
         export_path, temporary = tinker_path, False
         if kind == "training":
+            import tinker
+
+            if self._service is None:
+                self._service = tinker.ServiceClient(base_url=self.base_url, api_key=self.api_key)
             client = self._wait(
                 self._service.create_training_client_from_state(tinker_path), f"load {tinker_path}", DOWNLOAD_SECONDS
             )
@@ -240,6 +244,34 @@ class Remote:
                     rest.delete_checkpoint_from_tinker_path(export_path).result(timeout=CALL_SECONDS)
                 except Exception:  # it expires on its own within the hour
                     pass
+
+    def sample_each(self, model_paths: list[str], prompt: str, max_tokens: int = 64) -> list[tuple[str, str]]:
+        """One chat completion per sampler checkpoint for the same prompt, through the server's
+        OpenAI-compatible API (`/oai/api/v1/chat/completions`); an error is that one's answer."""
+        import json
+
+        from tinker.lib.base_url import resolve_base_url
+
+        url = resolve_base_url(self.base_url) + "/oai/api/v1/chat/completions"
+        answers = []
+        for path in model_paths:
+            body = json.dumps(
+                {"model": path, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
+                 "temperature": 0.0}
+            ).encode()
+            request = urllib.request.Request(
+                url, data=body, method="POST",
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=CALL_SECONDS) as response:
+                    answer = json.load(response)["choices"][0]["message"]["content"]
+            except urllib.error.HTTPError as exc:
+                answer = f"error {exc.code}: {exc.read().decode(errors='replace')[:300]}"
+            except (OSError, ValueError, KeyError, IndexError) as exc:
+                answer = f"error: {exc}"
+            answers.append((path, answer))
+        return answers
 
     def close(self) -> None:
         self._service = self._rest = None

@@ -15,28 +15,6 @@ TINY = "cookbook-tui/tiny-chat"
 SDK_TIMEOUT = 120
 
 
-@pytest.fixture(scope="module")
-def served(tiny_model_path, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("remote-data")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cookbook_tui.app.cli", "serve", "--port", "0", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    env: dict[str, str] = {}
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        key, _, value = line.strip().partition("=")
-        if key in ("TINKER_BASE_URL", "TINKER_API_KEY"):
-            env[key] = value
-        if len(env) == 2:
-            break
-    try:
-        yield env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def remote(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cookbook_tui.app.cli", "remote", *args],

@@ -6,13 +6,13 @@ listed or validated, never at module import, so the first frame does not wait fo
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
+from cookbook_tui.recipes.paths import user_config_dir
 from cookbook_tui.runners.rundir import pid_alive
 
 
@@ -39,15 +39,6 @@ class RecipeProblem(Protocol):
 
 def is_error(problem: RecipeProblem) -> bool:
     return getattr(problem, "severity", "error") == "error"
-
-
-def user_config_dir() -> Path:
-    configured = os.environ.get("COOKBOOK_TUI_CONFIG_DIR")
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("cookbook-tui"))
 
 
 def user_recipes_dir() -> Path:

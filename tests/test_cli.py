@@ -32,3 +32,15 @@ def test_unknown_option_exits_2_without_traceback() -> None:
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "--no-such-flag" in out.stderr
+
+
+def test_one_user_config_dir_expands_the_tilde(monkeypatch, tmp_path) -> None:
+    # The recipe list and Save-as once disagreed: Save-as wrote to a literal ./~/cfgx/recipes.
+    from cookbook_tui.app.config import AppConfig
+    from cookbook_tui.recipes.catalog import recipe_dirs
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("COOKBOOK_TUI_CONFIG_DIR", "~/cfgx")
+    expected = tmp_path / "cfgx" / "recipes"
+    assert AppConfig().recipes_dir == expected
+    assert (expected, False) in recipe_dirs()

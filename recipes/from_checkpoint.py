@@ -20,9 +20,10 @@ backend = "tinker"
 
 [model]
 name = "{base_model}"
+renderer = "{renderer}"
 load_checkpoint = "{path}"
 
-[data]
+[dataset]
 path = "conversations.jsonl"   # your chat data: one {{"messages": [...]}} per line
 
 [training]
@@ -31,7 +32,9 @@ max_steps = 100
 """
 
 
-def recipe_from_checkpoint(tinker_path: str, base_model: str, local_run_dir: Path | None, recipes_dir: Path) -> RecipeInfo:
+def recipe_from_checkpoint(
+    tinker_path: str, base_model: str, local_run_dir: Path | None, recipes_dir: Path, renderer: str | None = None
+) -> RecipeInfo:
     """Write `<recipes_dir>/<name>.toml` (a fresh name) and describe it for the editor."""
     checkpoint = tinker_path.rstrip("/").rsplit("/", 1)[-1]
     source = local_run_dir / "recipe.toml" if local_run_dir else None
@@ -44,7 +47,8 @@ def recipe_from_checkpoint(tinker_path: str, base_model: str, local_run_dir: Pat
         text = tomlkit.dumps(doc)
     else:
         name = f"{base_model.rsplit('/', 1)[-1] or 'model'}-from-{checkpoint}"
-        text = TEMPLATE.format(path=tinker_path, name=name, base_model=base_model)
+        # The cookbook records the renderer in the run's metadata; qwen3_instruct is a guess.
+        text = TEMPLATE.format(path=tinker_path, name=name, base_model=base_model, renderer=renderer or "qwen3_instruct")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "recipe"
     recipes_dir.mkdir(parents=True, exist_ok=True)
     path, n = recipes_dir / f"{slug}.toml", 1

@@ -215,7 +215,7 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
         for c in self.checkpoints:
             mark = "*" if c.tinker_path in self.marked else " "
             table.add_row(
-                mark, c.kind, Text(c.checkpoint_id), _size(c.size_bytes), _short_time(c.created),
+                mark, c.kind, Text(c.checkpoint_id.rsplit("/", 1)[-1]), _size(c.size_bytes), _short_time(c.created),
                 _short_time(c.expires) if c.expires else "never", "yes" if c.public else "no",
                 key=c.tinker_path,
             )
@@ -363,6 +363,7 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
             base_model=run.base_model if run else "",
             local_run_dir=Path(run.local_run_dir) if run and run.local_run_dir else None,
             recipes_dir=self.app.config.recipes_dir,  # type: ignore[attr-defined]
+            renderer=(run.user_metadata or {}).get("renderer_name") if run else None,
         )
         self.app.open_editor(entry)  # type: ignore[attr-defined]
 

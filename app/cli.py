@@ -46,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="where checkpoints live (default: the user data dir)")
     serve.add_argument("--api-key", help="required for any address but loopback; clients send it as TINKER_API_KEY")
 
+    runs = sub.add_parser("runs", help="list the local runs (state, steps, headline metric, alarms)")
+    runs.add_argument("--dir", action="append", metavar="DIR", help="a folder of runs (default ./runs; repeatable)")
+    runs.add_argument("--json", action="store_true", help="JSON for scripts")
+
+    from cookbook_tui.runners.remote_cli import add_remote_parser  # argparse only: light
+
+    add_remote_parser(sub)
+
     open_cmd = sub.add_parser("open", help="open a run directory in the app")
     open_cmd.add_argument("run_dir", help="a run directory written by cookbook-tui or tinker-cookbook")
 
@@ -62,6 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         from cookbook_tui.runners.engine.serve_cli import serve_main
 
         return serve_main(args)
+    if args.command == "remote":
+        from cookbook_tui.runners.remote_cli import remote_main
+
+        return remote_main(args)
+    if args.command == "runs":
+        from cookbook_tui.runners.runs_cli import runs_main
+
+        return runs_main(args)
     if args.command == "validate":
         from cookbook_tui.runners.headless import validate_main
 

@@ -6,13 +6,13 @@ listed or validated, never at module import, so the first frame does not wait fo
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
+from cookbook_tui.recipes.paths import user_config_dir
 from cookbook_tui.runners.rundir import pid_alive
 
 
@@ -41,15 +41,6 @@ def is_error(problem: RecipeProblem) -> bool:
     return getattr(problem, "severity", "error") == "error"
 
 
-def user_config_dir() -> Path:
-    configured = os.environ.get("COOKBOOK_TUI_CONFIG_DIR")
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("cookbook-tui"))
-
-
 def user_recipes_dir() -> Path:
     return user_config_dir() / "recipes"
 
@@ -66,6 +57,13 @@ def validate_with_core(text: str, source: str) -> Sequence[RecipeProblem]:
     return validate_recipe_text(text, source=source)
 
 
+def tinker_remote() -> Any:
+    """The Tinker account's runs and checkpoints (TINKER_BASE_URL, else the service)."""
+    from cookbook_tui.runners.remote import Remote
+
+    return Remote()
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -77,6 +75,7 @@ class AppConfig:
     list_recipes: Callable[[], Sequence[RecipeEntry]] = list_installed_recipes
     validate_recipe_text: Callable[[str, str], Sequence[RecipeProblem]] = validate_with_core
     now: Callable[[], datetime] = utc_now
+    remote: Callable[[], Any] = tinker_remote
     pid_alive: Callable[[int | None], bool] = pid_alive
     python: str = sys.executable
     # Live panes poll the run dir this often; snapshot tests set 0 to poll only on mount.

@@ -46,6 +46,7 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("ctrl+o", "show_runs", "Runs", id="app.runs"),
+        Binding("ctrl+t", "show_remote", "Tinker", id="app.remote"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
@@ -123,6 +124,12 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
 
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
+
+    def action_show_remote(self) -> None:
+        from cookbook_tui.screens.remote import RemoteScreen
+
+        if not isinstance(self.screen, RemoteScreen):
+            self.push_screen(RemoteScreen())
 
     def action_help(self) -> None:
         from cookbook_tui.screens.help import HelpScreen

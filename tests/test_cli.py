@@ -41,3 +41,15 @@ def test_compare_names_the_run_dir_it_cannot_compare(tmp_path) -> None:
     out = _cli("compare", str(run), str(tmp_path / "missing"))
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip() == f"cookbook-tui compare: {tmp_path / 'missing'}: no such run directory"
+
+
+def test_one_user_config_dir_expands_the_tilde(monkeypatch, tmp_path) -> None:
+    # The recipe list and Save-as once disagreed: Save-as wrote to a literal ./~/cfgx/recipes.
+    from cookbook_tui.app.config import AppConfig
+    from cookbook_tui.recipes.catalog import recipe_dirs
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("COOKBOOK_TUI_CONFIG_DIR", "~/cfgx")
+    expected = tmp_path / "cfgx" / "recipes"
+    assert AppConfig().recipes_dir == expected
+    assert (expected, False) in recipe_dirs()

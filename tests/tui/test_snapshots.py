@@ -195,3 +195,17 @@ def test_chat_with_a_checkpoint(snap_compare, in_fixtures) -> None:
         await pilot.pause()
 
     assert snap_compare(make_app(open_run_dir=SFT_RUN), run_before=chat, terminal_size=TERMINAL)
+
+
+def test_remote_runs_and_checkpoints(snap_compare, in_fixtures) -> None:
+    from .factory import FixtureRemote
+    from .waiting import wait_until
+
+    async def open_remote(pilot) -> None:
+        await pilot.press("ctrl+t")
+        screen = pilot.app.screen
+        await wait_until(pilot, lambda: len(getattr(screen, "checkpoints", [])) == 3, "remote checkpoints")
+        await pilot.pause()
+
+    app = make_app(remote=FixtureRemote)
+    assert snap_compare(app, run_before=open_remote, terminal_size=TERMINAL)

@@ -6,6 +6,7 @@ listed or validated, never at module import, so the first frame does not wait fo
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone

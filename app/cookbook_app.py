@@ -17,12 +17,12 @@ from cookbook_tui.app.messages import RunProcessExited
 from cookbook_tui.app.rundir_view import find_run_dirs, read_status
 from cookbook_tui.app.run_launcher import (
     RunProcess,
-    new_run_dir,
     resume_command,
     run_command,
     start_run_process,
     stop_process,
 )
+from cookbook_tui.runners.rundir import new_run_dir, run_folder_name
 from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
@@ -105,7 +105,8 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
 
     # Runs: each process is started and owned by a thread worker
     def launch_run(self, recipe: Path, recipe_name: str) -> Path:
-        run_dir = new_run_dir(self.config.runs_dir, recipe_name, self.config.now())
+        # The same folder rule as `cookbook-tui --run` (runners.rundir.run_folder_name).
+        run_dir = new_run_dir(self.config.runs_dir, run_folder_name(recipe, recipe_name), self.config.now())
         self.own_run(run_command(self.config.python, recipe, run_dir), run_dir)
         self.open_run(run_dir)
         return run_dir

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterable
@@ -38,15 +39,32 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def default_run_dir(recipe_name: str, base: Path | str = "runs") -> Path:
-    """runs/<recipe>/<UTC timestamp>, made unique if two runs start in the same second."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    candidate = Path(base) / recipe_name / stamp
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = Path(base) / recipe_name / f"{stamp}-{n}"
-    return candidate
+_UNSAFE_IN_FOLDER_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def run_folder_name(recipe_path: Path | str | None, recipe_name: str) -> str:
+    """The one rule for runs/<this>/<timestamp>, headless and in the app: the recipe file's name
+    (what the user saved it as and passes to --run; two copies of a recipe keep their runs apart),
+    else the recipe's `name`, made safe for a folder name."""
+    stem = Path(recipe_path).stem if recipe_path else recipe_name
+    return _UNSAFE_IN_FOLDER_NAME.sub("-", stem).strip("-.") or "run"
+
+
+def new_run_dir(runs_dir: Path | str, folder_name: str, now: datetime | None = None) -> Path:
+    """A fresh run dir runs_dir/<folder_name>/<UTC timestamp>, created here: mkdir is the atomic
+    claim, so two runs started in the same second (two processes or the app twice) get two
+    folders. `folder_name` is sanitised again, so any caller gets a safe single path component."""
+    stem = _UNSAFE_IN_FOLDER_NAME.sub("-", folder_name).strip("-.") or "run"
+    base = Path(runs_dir) / stem / (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = base, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = base.with_name(f"{base.name}-{n}")
 
 
 def write_atomic(path: Path, text: str) -> None:

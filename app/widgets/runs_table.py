@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import DataTable
 
+from cookbook_tui.app.cell_text import ellipsize
 from cookbook_tui.app.rundir_view import RunStatus
 from cookbook_tui.app.widgets.run_status_bar import STATE_STYLES
 
@@ -62,14 +63,17 @@ class RunsTable(DataTable[Any]):
         self.rows_shown = rows
         self.marked &= {row.run_dir for row in rows}
         self.clear()
+        name_width = max(10, (self.size.width or self.app.size.width) // 8)
         for row in rows:
             status = row.status
             step = status.step if status.step is not None else row.steps_done
             self.add_row(
                 "●" if row.run_dir in self.marked else "",
-                self.label(row.run_dir),
+                # Long names are cut so Steps and Last metrics stay on screen (the run screen's
+                # title has the full path).
+                ellipsize(self.label(row.run_dir), max(24, name_width + 16), keep_end=True),
                 Content.styled(status.state, STATE_STYLES.get(status.state, "")),
-                status.recipe or "–",
+                ellipsize(status.recipe or "–", name_width),
                 status.workflow or "–",
                 f"{step if step is not None else '–'}/{status.total_steps or '?'}",
                 metrics_summary(row.last_metrics),

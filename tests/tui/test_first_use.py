@@ -1,0 +1,112 @@
+"""The defects a new user hit (issue 11): each test failed before its fix."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import stat
+from pathlib import Path
+
+from cookbook_tui.runners import headless
+
+from .factory import FIXTURES, FixtureRecipe, make_app
+
+SIZE = (120, 36)
+
+
+def fake_python(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "fake-python"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def saved_copy(tmp_path: Path, file_name: str) -> Path:
+    """A user's save-as copy of a bundled recipe: new file name, the recipe's `name` unchanged."""
+    path = tmp_path / "my-recipes" / file_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "recipes" / "arithmetic-sft.toml", path)
+    return path
+
+
+# Item 6 ------------------------------------------------------------------------------------------
+async def test_the_app_and_headless_name_run_folders_by_one_rule(tmp_path: Path, monkeypatch) -> None:
+    recipe_file = saved_copy(tmp_path, "my SFT run.toml")
+    assert 'name = "arithmetic-sft"' in recipe_file.read_text()
+    app = make_app(runs_dir=tmp_path / "runs", python=fake_python(tmp_path, "exit 0"))
+    async with app.run_test(size=SIZE) as pilot:
+        from_app = app.launch_run(recipe_file, "arithmetic-sft")
+        await pilot.pause()
+    monkeypatch.chdir(tmp_path)  # headless runs go to ./runs
+    recipe = headless._load(str(recipe_file), None)
+    from_cli, resuming = headless._run_dir_for(argparse.Namespace(resume=None, log_dir=None), recipe)
+    assert not resuming
+    assert from_app.parent == (tmp_path / from_cli).parent == tmp_path / "runs" / "my-SFT-run"
+    assert from_app.is_dir() and (tmp_path / from_cli).is_dir() and from_app != tmp_path / from_cli
+
+
+async def test_recipes_with_one_name_are_told_apart_on_the_home_list(tmp_path: Path) -> None:
+    bundled = FixtureRecipe("arithmetic-sft", Path("recipes/arithmetic-sft.toml"), "sl", "local", "d", True)
+    copies = [FixtureRecipe("arithmetic-sft", saved_copy(tmp_path, f"{stem}.toml"), "sl", "local", "d", False)
+              for stem in ("my-SFT-run", "arithmetic-sft")]
+    app = make_app(list_recipes=lambda: [bundled, *copies])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#recipe-table")
+        rows = [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
+        assert len(rows) == 3 and len(set(rows)) == 3, rows
+        assert any("my-SFT-run.toml" in " ".join(row) for row in rows)
+
+
+# Item 7 ------------------------------------------------------------------------------------------
+LONG_NAME = "arithmetic-sft-with-a-very-long-name-that-a-user-typed-into-the-save-as-dialog-to-recall-itx"
+
+
+def columns_fit(table, first: int) -> bool:
+    """The first `first` columns lie wholly inside the table's width."""
+    widths = [column.get_render_width(table) for column in list(table.columns.values())[:first]]
+    return sum(widths) <= table.size.width
+
+
+async def test_a_long_recipe_name_leaves_the_other_columns_on_screen(tmp_path: Path) -> None:
+    assert len(LONG_NAME) == 92
+    long = FixtureRecipe(LONG_NAME, saved_copy(tmp_path, f"{LONG_NAME}.toml"), "sl", "local", "mine", False)
+    app = make_app(list_recipes=lambda: [long])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#recipe-table")
+        assert columns_fit(table, 4), [c.get_render_width(table) for c in table.columns.values()]
+        assert str(table.get_row_at(0)[0]).endswith("…")
+        assert LONG_NAME in str(app.screen.query_one("#recipe-detail").render())  # in full there
+
+
+async def test_a_long_run_name_leaves_steps_and_metrics_on_screen(tmp_path: Path) -> None:
+    from cookbook_tui.runners import rundir
+    from cookbook_tui.screens.runs import RunsScreen
+
+    run_dir = rundir.new_run_dir(tmp_path / "runs", LONG_NAME)
+    rundir.write_status(run_dir, {"state": "finished", "recipe": LONG_NAME, "workflow": "sl", "step": 300,
+                                  "total_steps": 300, "started_at": "2026-11-28T10:00:00+00:00"})
+    (run_dir / "metrics.jsonl").write_text('{"step": 299, "train_mean_nll": 0.5}\n')
+    for size, fitting in (((160, 48), 7), ((80, 24), 6)):
+        app = make_app(runs_dir=tmp_path / "runs")
+        async with app.run_test(size=size) as pilot:
+            app.push_screen(RunsScreen())
+            await pilot.pause()
+            table = app.screen.query_one("#runs-table")
+            assert columns_fit(table, fitting), (size, [c.get_render_width(table) for c in table.columns.values()])
+
+
+# Item 11: name matches rank first -----------------------------------------------------------------
+async def test_a_recipe_named_like_the_filter_ranks_before_one_that_only_mentions_it() -> None:
+    mentions = FixtureRecipe("sft-then-prefs", Path("recipes/a.toml"), "sl", "local", "SFT, then DPO", True)
+    named = FixtureRecipe("arithmetic-dpo", Path("recipes/b.toml"), "dpo", "local", "prefers sums", True)
+    app = make_app(list_recipes=lambda: [mentions, named])
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#recipe-filter").value = "arithmetic"
+        await pilot.pause()
+        app.screen.query_one("#recipe-filter").value = "dpo"
+        await pilot.pause()
+        table = app.screen.query_one("#recipe-table")
+        assert [r.name for r in table.shown] == ["arithmetic-dpo", "sft-then-prefs"]
+        assert app.screen.query_one("#recipe-table").selected.name == "arithmetic-dpo"

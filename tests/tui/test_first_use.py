@@ -9,7 +9,9 @@ from pathlib import Path
 
 from cookbook_tui.runners import headless
 
-from .factory import FIXTURES, FixtureRecipe, make_app
+from cookbook_tui.screens.editor import EditorScreen
+
+from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, make_app
 
 SIZE = (120, 36)
 
@@ -110,3 +112,29 @@ async def test_a_recipe_named_like_the_filter_ranks_before_one_that_only_mention
         table = app.screen.query_one("#recipe-table")
         assert [r.name for r in table.shown] == ["arithmetic-dpo", "sft-then-prefs"]
         assert app.screen.query_one("#recipe-table").selected.name == "arithmetic-dpo"
+
+
+# Item 3 ------------------------------------------------------------------------------------------
+async def test_typing_on_the_list_at_human_speed_keeps_every_letter(in_fixtures) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for key in "dpo":
+            await pilot.press(key)
+            await pilot.pause(0.3)  # a person's typing: the screen refreshes between keys
+        assert app.screen.query_one("#recipe-filter").value == "dpo"
+        assert {r.name for r in app.screen.query_one("#recipe-table").shown} == {"arithmetic-dpo", "my-dpo"}
+
+
+# Item 11: the filter on leaving home, "/" in the filter --------------------------------------------
+async def test_the_filter_clears_on_leaving_home_and_slash_is_not_typed_into_it(in_fixtures) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", "m", "y", "slash", "-")
+        filter_input = app.screen.query_one("#recipe-filter")
+        assert filter_input.value == "my-"
+        await pilot.press("enter")
+        assert isinstance(app.screen, EditorScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.query_one("#recipe-filter").value == ""
+        assert len(app.screen.query_one("#recipe-table").shown) == len(FIXTURE_RECIPES)

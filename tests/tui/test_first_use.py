@@ -138,3 +138,41 @@ async def test_the_filter_clears_on_leaving_home_and_slash_is_not_typed_into_it(
         await pilot.pause()
         assert app.screen.query_one("#recipe-filter").value == ""
         assert len(app.screen.query_one("#recipe-table").shown) == len(FIXTURE_RECIPES)
+
+
+# Item 2 ------------------------------------------------------------------------------------------
+def burst(app, *keys: tuple[str, str | None]) -> None:
+    """Keys as a terminal delivers a fast burst: all queued before the app handles the first
+    (pilot.press waits for each key to be handled, which hides a reordering)."""
+    from textual import events
+
+    for key, character in keys:
+        app.post_message(events.Key(key, character))
+
+
+async def test_a_fast_key_burst_in_the_editor_is_applied_in_order(tmp_path: Path) -> None:
+    recipe_file = saved_copy(tmp_path, "my-sft.toml")
+    app = make_app(recipes_dir=tmp_path / "my-recipes")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_editor(FixtureRecipe("my-sft", recipe_file, "sl", "local", "", False))
+        await pilot.pause()
+        editor = app.screen.editor
+        row = next(i for i, line in enumerate(editor.text.splitlines()) if line.startswith("learning_rate = 3e-3"))
+        editor.move_cursor((row, len("learning_rate = 3e-3")))
+        burst(app, *[("backspace", "\x7f")] * 4, ("1", "1"), ("e", "e"), ("minus", "-"), ("3", "3"))
+        await pilot.pause(0.3)
+        assert editor.document.get_line(row) == "learning_rate = 1e-3"
+        editor.move_cursor((row, len(editor.document.get_line(row))))
+        burst(app, ("space", " "), ("number_sign", "#"), ("space", " "), ("a", "a"), ("b", "b"), ("c", "c"),
+              ("left", None), ("left", None), ("X", "X"))
+        await pilot.pause(0.3)
+        assert editor.document.get_line(row) == "learning_rate = 1e-3 # aXbc"
+
+
+async def test_a_fast_burst_in_the_recipe_filter_is_applied_in_order(in_fixtures) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        burst(app, ("g", "g"), ("u", "u"), ("x", "x"), ("backspace", "\x7f"), ("e", "e"), ("s", "s"), ("s", "s"))
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#recipe-filter").value == "guess"

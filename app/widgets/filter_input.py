@@ -1,0 +1,14 @@
+"""The recipe list's filter: an Input whose Backspace and arrows keep their place in a fast burst."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Input
+
+from cookbook_tui.app.widgets.in_order_keys import run_own_binding
+
+
+class FilterInput(Input):
+    async def _on_key(self, event: events.Key) -> None:
+        if not await run_own_binding(self, event):
+            await super()._on_key(event)

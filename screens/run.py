@@ -208,6 +208,10 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         chat.border_title = f"Chat with {checkpoint.get('name')}"
         chat.query_one(Input).focus()
 
+    @on(CheckpointChat.Left)
+    def chat_left(self) -> None:
+        self.query_one(CheckpointsTable).focus()
+
     @on(Input.Submitted, "#chat-input")
     def chat_prompt(self, event: Input.Submitted) -> None:
         checkpoint = self.query_one(CheckpointsTable).selected

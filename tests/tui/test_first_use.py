@@ -176,3 +176,29 @@ async def test_a_fast_burst_in_the_recipe_filter_is_applied_in_order(in_fixtures
         burst(app, ("g", "g"), ("u", "u"), ("x", "x"), ("backspace", "\x7f"), ("e", "e"), ("s", "s"), ("s", "s"))
         await pilot.pause(0.3)
         assert app.screen.query_one("#recipe-filter").value == "guess"
+
+
+# Item 4 ------------------------------------------------------------------------------------------
+SFT_RUN = "run_dirs/arithmetic-sft/20261128-101500"
+
+
+async def test_esc_in_the_chat_box_leaves_the_chat_not_the_run_screen(in_fixtures, tmp_path: Path) -> None:
+    from cookbook_tui.screens.run import RunScreen
+
+    recipe_file = saved_copy(tmp_path, "my-sft.toml")
+    app = make_app(recipes_dir=tmp_path / "my-recipes")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_editor(FixtureRecipe("my-sft", recipe_file, "sl", "local", "", False))
+        await pilot.pause()
+        editor_text = app.screen.editor.text
+        app.open_run(Path(SFT_RUN))
+        await pilot.pause()
+        await pilot.press("c", "h", "i")
+        chat = app.screen.query_one("#checkpoint-chat")
+        assert chat.display and app.screen.query_one("#chat-input").value == "hi"
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunScreen)
+        assert not chat.display and app.focused is app.screen.query_one("#checkpoints-table")
+        await pilot.press("z", "q", "x")  # keys a user types next go nowhere near the editor
+        await pilot.press("escape")
+        assert isinstance(app.screen, EditorScreen) and app.screen.editor.text == editor_text

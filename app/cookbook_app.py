@@ -73,15 +73,41 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
             self.notify(f"Cannot open {recipe.path}: {error}", severity="error")
 
     def open_run(self, run_dir: Path) -> None:
+        """Show a run's screen, reusing one already open for it: screens do not pile up."""
         from cookbook_tui.screens.run import RunScreen
 
-        self.push_screen(RunScreen(Path(run_dir)))
+        run_dir = Path(run_dir)
+        if self.back_to(lambda screen: isinstance(screen, RunScreen) and screen.run_dir == run_dir):
+            return
+        if isinstance(self.screen, RunScreen) and self.screen.is_mounted:
+            # One run screen in place of another (a screen still mounting cannot be replaced).
+            self.switch_screen(RunScreen(run_dir))
+        else:
+            self.push_screen(RunScreen(run_dir))
 
     def action_show_runs(self) -> None:
         from cookbook_tui.screens.runs import RunsScreen
 
-        if not isinstance(self.screen, RunsScreen):
+        if not self.back_to(lambda screen: isinstance(screen, RunsScreen)):
             self.push_screen(RunsScreen())
+
+    def back_to(self, wanted: Callable[[Screen], bool]) -> bool:
+        """Go back to the newest open screen that is `wanted`, when only run, runs and compare
+        screens lie above it (they hold nothing to lose; an editor above stays, so then no)."""
+        from cookbook_tui.screens.compare import CompareScreen
+        from cookbook_tui.screens.run import RunScreen
+        from cookbook_tui.screens.runs import RunsScreen
+
+        stack = self.screen_stack
+        for index in range(len(stack) - 1, 0, -1):
+            if wanted(stack[index]):
+                above = stack[index + 1 :]
+                if not all(isinstance(screen, (RunScreen, RunsScreen, CompareScreen)) for screen in above):
+                    return False
+                for _ in above:
+                    self.pop_screen()
+                return True
+        return False
 
     def action_help(self) -> None:
         from cookbook_tui.screens.help import HelpScreen

@@ -134,7 +134,21 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     def poll_run_dir(self) -> None:
         assert self.watch is not None
+        if not self.run_dir.is_dir():
+            self.close_deleted()
+            return
         self.show_changes(self.watch.poll())
+
+    def on_screen_resume(self) -> None:
+        if not self.run_dir.is_dir():
+            self.close_deleted()
+
+    def close_deleted(self) -> None:
+        """The run dir was deleted (from the Runs screen, or by hand): say so and close, rather
+        than show an empty run as UNKNOWN."""
+        if self.is_current:
+            self.notify(f"The run folder {self.run_dir} no longer exists (deleted).", severity="warning")
+            self.dismiss()
 
     def show_changes(self, changed: set[str]) -> None:
         assert self.watch is not None

@@ -202,3 +202,42 @@ async def test_esc_in_the_chat_box_leaves_the_chat_not_the_run_screen(in_fixture
         await pilot.press("z", "q", "x")  # keys a user types next go nowhere near the editor
         await pilot.press("escape")
         assert isinstance(app.screen, EditorScreen) and app.screen.editor.text == editor_text
+
+
+# Item 8 (and 11: deleting a run removes its empty parent folder) ----------------------------------
+async def test_runs_and_run_screens_are_reused_not_stacked(in_fixtures) -> None:
+    from cookbook_tui.screens.run import RunScreen
+    from cookbook_tui.screens.runs import RunsScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(4):
+            await pilot.press("ctrl+o")
+            assert isinstance(app.screen, RunsScreen)
+            await pilot.press("enter")
+            assert isinstance(app.screen, RunScreen)
+        app.open_run(app.screen.run_dir)  # the same run again (the palette, `open`)
+        await pilot.pause()
+        assert [type(s).__name__ for s in app.screen_stack] == ["RecipesScreen", "RunsScreen", "RunScreen"]
+
+
+async def test_a_deleted_runs_screen_closes_and_its_empty_folder_goes(in_fixtures, tmp_path: Path) -> None:
+    from cookbook_tui.screens.dialogs import ConfirmScreen
+    from cookbook_tui.screens.recipes import RecipesScreen
+    from cookbook_tui.screens.run import RunScreen
+
+    runs = tmp_path / "runs"
+    shutil.copytree(FIXTURES / SFT_RUN, runs / "arithmetic-sft" / "20261128-101500")
+    app = make_app(runs_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(runs / "arithmetic-sft" / "20261128-101500")
+        await pilot.pause()
+        await pilot.press("ctrl+o", "d")
+        assert isinstance(app.screen, ConfirmScreen)
+        app.screen.query_one("#yes").press()
+        await pilot.pause()
+        assert not (runs / "arithmetic-sft").exists() and runs.is_dir()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RunScreen)
+        assert isinstance(app.screen, RecipesScreen)

@@ -241,3 +241,29 @@ async def test_a_deleted_runs_screen_closes_and_its_empty_folder_goes(in_fixture
         await pilot.pause()
         assert not isinstance(app.screen, RunScreen)
         assert isinstance(app.screen, RecipesScreen)
+
+
+# Item 9 ------------------------------------------------------------------------------------------
+async def test_dialogs_show_their_whole_text(in_fixtures) -> None:
+    from rich.cells import cell_len
+    from textual.widgets import Button, Label
+
+    from cookbook_tui.screens.dialogs import ConfirmScreen, QuitScreen
+
+    long_path = "runs/" + LONG_NAME + "/20261128-113000"
+    for size in ((80, 24), (120, 36)):
+        for dialog in (QuitScreen(1), QuitScreen(3),
+                       ConfirmScreen(f"Stop the run in {long_path}? (SIGTERM; it can be resumed)", "Stop run")):
+            app = make_app()
+            async with app.run_test(size=size) as pilot:
+                app.push_screen(dialog)
+                await pilot.pause()
+                box = app.screen.query_one(".dialog").content_region
+                for label in app.screen.query(Label):
+                    text = str(label.render())
+                    region = label.region
+                    assert box.contains_region(region), (size, text, region, box)
+                    # every cell of the text has a place (wrapped lines, not a cropped one)
+                    assert region.width * region.height >= cell_len(text), (size, text, region)
+                for button in app.screen.query(Button):
+                    assert box.contains_region(button.region), (size, str(button.label), button.region, box)

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="where checkpoints live (default: the user data dir)")
     serve.add_argument("--api-key", help="required for any address but loopback; clients send it as TINKER_API_KEY")
 
+    edit = sub.add_parser("edit", help="open a recipe file in the app's editor")
+    edit.add_argument("recipe", help="path to a recipe TOML file")
+
     open_cmd = sub.add_parser("open", help="open a run directory in the app")
     open_cmd.add_argument("run_dir", help="a run directory written by cookbook-tui or tinker-cookbook")
     return parser
@@ -76,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from cookbook_tui.app.tui import run_tui
 
-    return run_tui(open_run_dir=getattr(args, "run_dir", None))
+    return run_tui(
+        open_run_dir=getattr(args, "run_dir", None), edit_recipe=args.recipe if args.command == "edit" else None
+    )
 
 
 if __name__ == "__main__":

@@ -48,10 +48,17 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    def __init__(self, config: AppConfig | None = None, open_run_dir: Path | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: AppConfig | None = None,
+        open_run_dir: Path | None = None,
+        edit_recipe: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.config = config or AppConfig()
         self.open_run_dir = open_run_dir
+        self.edit_recipe = edit_recipe
         self.run_processes: dict[Path, RunProcess] = {}
 
     def get_default_screen(self) -> Screen:
@@ -62,6 +69,8 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
     def on_mount(self) -> None:
         if self.open_run_dir is not None:
             self.open_run(self.open_run_dir)
+        if self.edit_recipe is not None:  # `cookbook-tui edit RECIPE.toml`; Esc goes to the list
+            self.open_editor(self.config.describe_recipe(self.edit_recipe))
 
     # Navigation. Screens are imported when first shown: the first frame loads only the recipes list.
     def open_editor(self, recipe: RecipeEntry) -> None:

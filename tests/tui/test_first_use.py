@@ -267,3 +267,22 @@ async def test_dialogs_show_their_whole_text(in_fixtures) -> None:
                     assert region.width * region.height >= cell_len(text), (size, text, region)
                 for button in app.screen.query(Button):
                     assert box.contains_region(button.region), (size, str(button.label), button.region, box)
+
+
+# Item 12 -----------------------------------------------------------------------------------------
+async def test_the_app_started_to_edit_a_file_opens_it_in_the_editor(tmp_path: Path) -> None:
+    from cookbook_tui.app.cookbook_app import CookbookApp
+    from cookbook_tui.app.config import describe_recipe_file
+    from cookbook_tui.screens.recipes import RecipesScreen
+
+    from .factory import fixture_config
+
+    recipe_file = saved_copy(tmp_path, "my SFT run.toml")
+    app = CookbookApp(config=fixture_config(describe_recipe=describe_recipe_file), edit_recipe=recipe_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, EditorScreen)
+        assert app.screen.path == recipe_file and app.screen.recipe.name == "arithmetic-sft"
+        assert not app.screen.bundled and app.screen.editor.text == recipe_file.read_text()
+        await pilot.press("escape")
+        assert isinstance(app.screen, RecipesScreen)

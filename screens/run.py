@@ -57,6 +57,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.watch: RunWatch | None = None
         self.seen_samples = 0
         self.seen_checkpoints = 0
+        self.shown_state: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -153,6 +154,9 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def show_changes(self, changed: set[str]) -> None:
         assert self.watch is not None
         status = self.effective_status()
+        if status.state != self.shown_state:
+            self.shown_state = status.state
+            self.refresh_bindings()  # the footer's "Stop run" follows the state
         metrics = self.watch.metrics
         self.query_one(RunStatusBar).show(status, self.run_dir, self.app.config.now(), metrics.steps_done())  # type: ignore[attr-defined]
         self.query_one(FailureView).show_error(status.error if status.state == "failed" else None)
@@ -199,6 +203,12 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop_run" and self.watch is not None:
+            # "x Stop run" is offered only while there is something to stop.
+            return self.effective_status().state in ("running", "starting")
+        return True
 
     def action_stop_run(self) -> None:
         status = self.effective_status()

@@ -35,7 +35,12 @@ class RunsTable(DataTable[Any]):
     RunsTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="runs.open")]
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", id="runs.open"),
+        # DataTable's Home/End scroll sideways; in a table of rows they mean first and last row.
+        Binding("home", "scroll_top", "First run", show=False, id="runs.first"),
+        Binding("end", "scroll_bottom", "Last run", show=False, id="runs.last"),
+    ]
 
     def __init__(self, runs_dir: Path, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)

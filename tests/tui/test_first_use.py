@@ -286,3 +286,58 @@ async def test_the_app_started_to_edit_a_file_opens_it_in_the_editor(tmp_path: P
         assert not app.screen.bundled and app.screen.editor.text == recipe_file.read_text()
         await pilot.press("escape")
         assert isinstance(app.screen, RecipesScreen)
+
+
+# Item 11: the smaller ones ----------------------------------------------------------------------
+def footer_keys(app) -> set[str]:
+    return {binding.action for _, binding, enabled, _ in app.screen.active_bindings.values() if binding.show}
+
+
+async def test_home_end_in_the_tables_and_the_final_checkpoint_shows_its_step(in_fixtures) -> None:
+    from cookbook_tui.screens.runs import RunsScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(Path(SFT_RUN))
+        await pilot.pause()
+        await pilot.press("3")
+        table = app.screen.query_one("#checkpoints-table")
+        assert [str(table.get_row_at(i)[1]) for i in range(table.row_count)] == ["20", "40", "60"]
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        app.push_screen(RunsScreen())
+        await pilot.pause()
+        runs = app.screen.query_one("#runs-table")
+        assert runs.row_count >= 3
+        await pilot.press("end")
+        assert runs.cursor_row == runs.row_count - 1
+        await pilot.press("home")
+        assert runs.cursor_row == 0
+
+
+async def test_stop_is_offered_only_for_a_live_run(in_fixtures) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(Path(SFT_RUN))  # finished
+        await pilot.pause()
+        assert "stop_run" not in footer_keys(app)
+        app.open_run(Path("run_dirs/arithmetic-rl/20261128-110000"))  # running (its pid is "alive")
+        await pilot.pause()
+        assert app.screen.effective_status().state == "running"
+        assert "stop_run" in footer_keys(app)
+
+
+async def test_tab_from_the_editor_highlights_the_first_problem(tmp_path: Path) -> None:
+    recipe_file = saved_copy(tmp_path, "my-sft.toml")
+    recipe_file.write_text(recipe_file.read_text().replace("learning_rate = 3e-3", "learning_rate = -1"))
+    app = make_app(recipes_dir=tmp_path / "my-recipes")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_editor(FixtureRecipe("my-sft", recipe_file, "sl", "local", "", False))
+        await pilot.pause()
+        await pilot.press("tab")
+        issues = app.screen.query_one("#issue-list")
+        assert app.focused is issues and issues.highlighted == 0
+        await pilot.press("enter")
+        assert app.screen.editor.cursor_location[0] + 1 == app.screen.problems[0].line

@@ -211,7 +211,7 @@ async def test_runs_and_run_screens_are_reused_not_stacked(in_fixtures) -> None:
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(4):
+        for _ in range(3):
             await pilot.press("ctrl+o")
             assert isinstance(app.screen, RunsScreen)
             await pilot.press("enter")
@@ -341,3 +341,21 @@ async def test_tab_from_the_editor_highlights_the_first_problem(tmp_path: Path) 
         assert app.focused is issues and issues.highlighted == 0
         await pilot.press("enter")
         assert app.screen.editor.cursor_location[0] + 1 == app.screen.problems[0].line
+
+
+async def test_the_samples_pane_gives_each_steps_total(in_fixtures) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_run(Path(SFT_RUN))
+        await pilot.pause()
+        await pilot.press("2")
+        pane = app.screen.query_one("#samples-pane")
+        header = lambda: str(pane.query_one("#samples-header").render())  # noqa: E731
+        step = pane.steps[pane.step_index]
+        rows = [r for r in pane.samples if r["step"] == step]
+        right = sum(1 for r in rows if r["reward"] == 1.0)
+        assert f"{right}/{len(rows)} exact" in header(), header()
+        while pane.step_index > 0:
+            await pilot.press("left_square_bracket")
+        assert "0/2 exact" in header(), header()  # step 0: the untrained model got none right
+

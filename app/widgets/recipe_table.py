@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from rich.cells import cell_len
 from textual.binding import Binding
 from textual.widgets import DataTable
 
@@ -28,15 +29,17 @@ def origin(recipe: RecipeEntry) -> str:
     return "bundled" if recipe.bundled else short_path(recipe.path)
 
 
-def column_widths(total: int) -> tuple[int, int, int]:
+def column_widths(total: int, recipes: Sequence[RecipeEntry]) -> tuple[int, int, int]:
     """Widest name, origin and description cells for a table `total` cells wide: at 80 columns
-    every column still shows; wider terminals give long names more room."""
+    every column still shows; the description gets whatever the other columns leave."""
     total = max(total, 60)
-    name = max(16, total // 4)
-    where = max(14, total // 5)
-    # 2 cells of padding a column, workflow (12) and backend (7) in full.
-    description = max(10, total - name - where - 12 - 7 - 10)
-    return name, where, description
+    name = min(max(16, total // 4), max((cell_len(r.name) for r in recipes), default=0))
+    where = min(max(14, total // 5), max((cell_len(origin(r)) for r in recipes), default=0))
+    workflow = max((cell_len(r.workflow) for r in recipes), default=0)
+    backend = max((cell_len(r.backend) for r in recipes), default=0)
+    # 2 cells of padding a column, and the headers' own widths
+    used = max(name, 6) + max(workflow, 8) + max(backend, 7) + max(where, 4) + 2 * 5
+    return name, where, max(11, total - used - 1)
 
 
 class RecipeTable(DataTable[str]):
@@ -71,12 +74,14 @@ class RecipeTable(DataTable[str]):
         self.apply_filter(query)
 
     def apply_filter(self, query: str) -> None:
-        keep = self.selected
+        # A reload keeps the cursor on its recipe; a new filter puts it on the best match, so
+        # Enter opens what the user was typing towards.
+        keep = self.selected if query == self.filter_text else None
         self.filter_text = query
         found = [recipe for recipe in self.recipes if matches(recipe, query)]
         # Recipes named like the query first (a description mentioning it is a weaker match).
         self.shown = sorted(found, key=lambda recipe: not name_matches(recipe, query))
-        name_width, origin_width, description_width = column_widths(self.size.width or self.app.size.width)
+        name_width, origin_width, description_width = column_widths(self.size.width or self.app.size.width, found)
         self.clear()
         for recipe in self.shown:
             self.add_row(

@@ -100,18 +100,21 @@ async def test_a_long_run_name_leaves_steps_and_metrics_on_screen(tmp_path: Path
 
 
 # Item 11: name matches rank first -----------------------------------------------------------------
-async def test_a_recipe_named_like_the_filter_ranks_before_one_that_only_mentions_it() -> None:
-    mentions = FixtureRecipe("sft-then-prefs", Path("recipes/a.toml"), "sl", "local", "SFT, then DPO", True)
-    named = FixtureRecipe("arithmetic-dpo", Path("recipes/b.toml"), "dpo", "local", "prefers sums", True)
+async def test_a_recipe_named_like_the_filter_ranks_before_one_that_only_mentions_it(tmp_path: Path) -> None:
+    mentions = FixtureRecipe("arithmetic-distill", Path("recipes/a.toml"), "distill", "local",
+                             "On-policy distillation toward an SFT-trained teacher", True)
+    named = FixtureRecipe("arithmetic-sft", saved_copy(tmp_path, "b.toml"), "sl", "local", "Chat fine-tuning", False)
     app = make_app(list_recipes=lambda: [mentions, named])
     async with app.run_test(size=SIZE) as pilot:
-        app.screen.query_one("#recipe-filter").value = "arithmetic"
-        await pilot.pause()
-        app.screen.query_one("#recipe-filter").value = "dpo"
-        await pilot.pause()
         table = app.screen.query_one("#recipe-table")
-        assert [r.name for r in table.shown] == ["arithmetic-dpo", "sft-then-prefs"]
-        assert app.screen.query_one("#recipe-table").selected.name == "arithmetic-dpo"
+        assert table.selected.name == "arithmetic-distill"  # first in the unfiltered list
+        for key in "sft":
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        assert [r.name for r in table.shown] == ["arithmetic-sft", "arithmetic-distill"]
+        assert table.selected.name == "arithmetic-sft"  # Enter opens the best match
+        await pilot.press("enter")
+        assert isinstance(app.screen, EditorScreen) and app.screen.recipe.name == "arithmetic-sft"
 
 
 # Item 3 ------------------------------------------------------------------------------------------

@@ -38,3 +38,11 @@ def short_path(path: Path | str) -> str:
         home = os.path.expanduser("~")
         text = str(path)
         return "~" + text[len(home):] if home not in ("", "/") and text.startswith(home + os.sep) else text
+
+
+def reset_column_widths(table) -> None:
+    """After `DataTable.clear()`: columns keep the widest cell they ever held, so cells cut for a
+    narrower terminal would still sit in a column laid out for a wider one. Back to the labels."""
+    for column in table.columns.values():
+        if column.auto_width:
+            column.content_width = cell_len(column.label.plain)

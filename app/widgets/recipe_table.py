@@ -9,7 +9,7 @@ from rich.cells import cell_len
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from cookbook_tui.app.cell_text import ellipsize, short_path
+from cookbook_tui.app.cell_text import ellipsize, reset_column_widths, short_path
 from cookbook_tui.app.config import RecipeEntry
 
 
@@ -83,6 +83,7 @@ class RecipeTable(DataTable[str]):
         self.shown = sorted(found, key=lambda recipe: not name_matches(recipe, query))
         name_width, origin_width, description_width = column_widths(self.size.width or self.app.size.width, found)
         self.clear()
+        reset_column_widths(self)
         for recipe in self.shown:
             self.add_row(
                 ellipsize(recipe.name, name_width),

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import DataTable
 
-from cookbook_tui.app.cell_text import ellipsize
+from cookbook_tui.app.cell_text import ellipsize, reset_column_widths
 from cookbook_tui.app.rundir_view import RunStatus
 from cookbook_tui.app.widgets.run_status_bar import STATE_STYLES
 
@@ -68,6 +68,7 @@ class RunsTable(DataTable[Any]):
         self.rows_shown = rows
         self.marked &= {row.run_dir for row in rows}
         self.clear()
+        reset_column_widths(self)
         name_width = max(10, (self.size.width or self.app.size.width) // 8)
         for row in rows:
             status = row.status

@@ -74,7 +74,9 @@ async def test_a_long_recipe_name_leaves_the_other_columns_on_screen(tmp_path: P
     assert len(LONG_NAME) == 92
     long = FixtureRecipe(LONG_NAME, saved_copy(tmp_path, f"{LONG_NAME}.toml"), "sl", "local", "mine", False)
     app = make_app(list_recipes=lambda: [long])
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)  # shrunk: cells are cut again, columns narrow again
         await pilot.pause()
         table = app.screen.query_one("#recipe-table")
         assert columns_fit(table, 4), [c.get_render_width(table) for c in table.columns.values()]

@@ -58,6 +58,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.seen_samples = 0
         self.seen_checkpoints = 0
         self.shown_state: str | None = None
+        self.closing = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -147,7 +148,9 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def close_deleted(self) -> None:
         """The run dir was deleted (from the Runs screen, or by hand): say so and close, rather
         than show an empty run as UNKNOWN."""
-        if self.is_current:
+        # is_active: the top of the stack (is_current is also true under another full screen)
+        if self.is_active and not self.closing:
+            self.closing = True  # a poll may come before the dismissal completes: close once
             self.notify(f"The run folder {self.run_dir} no longer exists (deleted).", severity="warning")
             self.dismiss()
 

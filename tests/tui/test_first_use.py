@@ -233,7 +233,7 @@ async def test_a_deleted_runs_screen_closes_and_its_empty_folder_goes(in_fixture
 
     runs = tmp_path / "runs"
     shutil.copytree(FIXTURES / SFT_RUN, runs / "arithmetic-sft" / "20261128-101500")
-    app = make_app(runs_dir=runs)
+    app = make_app(runs_dir=runs, poll_interval=0.02)  # polls racing the close, as in a terminal
     async with app.run_test(size=SIZE) as pilot:
         app.open_run(runs / "arithmetic-sft" / "20261128-101500")
         await pilot.pause()
@@ -243,7 +243,7 @@ async def test_a_deleted_runs_screen_closes_and_its_empty_folder_goes(in_fixture
         await pilot.pause()
         assert not (runs / "arithmetic-sft").exists() and runs.is_dir()
         await pilot.press("escape")
-        await pilot.pause()
+        await pilot.pause(0.3)
         assert not isinstance(app.screen, RunScreen)
         assert isinstance(app.screen, RecipesScreen)
 

@@ -46,13 +46,14 @@ class QuitScreen(ModalScreen[str | None]):
         self.running = running
 
     def compose(self) -> ComposeResult:
-        runs = "1 run is" if self.running == 1 else f"{self.running} runs are"
+        one = self.running == 1
+        runs, them = ("1 run is", "it") if one else (f"{self.running} runs are", "them")
         with Vertical(classes="dialog"):
             yield Label(f"{runs} still training.", classes="dialog-question")
-            yield Label("Leave them running (reopen them later from Runs) or stop them now?")
+            yield Label(f"Leave {them} running (reopen {them} later from Runs) or stop {them} now?")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Leave running", variant="primary", id="leave")
-                yield Button("Stop them", variant="error", id="stop")
+                yield Button(f"Stop {them}", variant="error", id="stop")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:

@@ -272,6 +272,9 @@ async def test_dialogs_show_their_whole_text(in_fixtures) -> None:
                     assert region.width * region.height >= cell_len(text), (size, text, region)
                 for button in app.screen.query(Button):
                     assert box.contains_region(button.region), (size, str(button.label), button.region, box)
+                if isinstance(dialog, QuitScreen):  # one run is "it"
+                    words = " ".join(str(label.render()) for label in app.screen.query(Label)).split()
+                    assert "them" not in words and "it" in words and "1 run is still training." in " ".join(words)
 
 
 # Item 12 -----------------------------------------------------------------------------------------

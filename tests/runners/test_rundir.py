@@ -82,11 +82,14 @@ def test_checkpoint_rows(tmp_path: Path) -> None:
     assert [rundir.checkpoint_step(r) for r in rows] == [10, None]
 
 
-def test_default_run_dir_is_unique(tmp_path: Path) -> None:
-    first = rundir.default_run_dir("r", tmp_path)
-    first.mkdir(parents=True)
-    second = rundir.default_run_dir("r", tmp_path)
+def test_new_run_dir_is_claimed_unique_and_safely_named(tmp_path: Path) -> None:
+    first = rundir.new_run_dir(tmp_path, "r")
+    second = rundir.new_run_dir(tmp_path, "r", now=None)
+    assert first.is_dir() and second.is_dir()
     assert first.parent == second.parent == tmp_path / "r" and first != second
+    assert rundir.new_run_dir(tmp_path, "../a b/c").parent == tmp_path / "a-b-c"
+    assert rundir.run_folder_name("my-recipes/my SFT run.toml", "arithmetic-sft") == "my-SFT-run"
+    assert rundir.run_folder_name(None, "arithmetic-sft") == "arithmetic-sft"
 
 
 def test_rundir_stays_light() -> None:

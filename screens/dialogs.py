@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from cookbook_tui.app.widgets.in_order_input import InOrderInput
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Yes or no; Escape is no."""
@@ -77,7 +79,7 @@ class SaveAsScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"Save a copy in {self.folder}", classes="dialog-question")
-            yield Input(value=self.suggestion, placeholder="recipe name", id="save-as-name")
+            yield InOrderInput(value=self.suggestion, placeholder="recipe name", id="save-as-name")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")

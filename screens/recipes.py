@@ -10,7 +10,7 @@ from textual.events import Key
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from cookbook_tui.app.widgets.filter_input import FilterInput
+from cookbook_tui.app.widgets.in_order_input import InOrderInput
 from cookbook_tui.app.widgets.recipe_table import RecipeTable
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
@@ -30,7 +30,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen[None]):
         yield Header()
         # select_on_focus would select the letter that typing on the list just put there (after the
         # next refresh), and the following letter would replace it: "dpo" became "po".
-        yield FilterInput(
+        yield InOrderInput(
             placeholder="Type to filter recipes (name, workflow, backend, words)", id="recipe-filter",
             select_on_focus=False,
         )

@@ -1,4 +1,5 @@
-"""The recipe list's filter: an Input whose Backspace and arrows keep their place in a fast burst."""
+"""An Input whose Backspace and arrows keep their place in a fast key burst (the recipe filter,
+the save-as name); see in_order_keys."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from textual.widgets import Input
 from cookbook_tui.app.widgets.in_order_keys import run_own_binding
 
 
-class FilterInput(Input):
+class InOrderInput(Input):
     async def _on_key(self, event: events.Key) -> None:
         if not await run_own_binding(self, event):
             await super()._on_key(event)

@@ -40,9 +40,13 @@ def short_path(path: Path | str) -> str:
         return "~" + text[len(home):] if home not in ("", "/") and text.startswith(home + os.sep) else text
 
 
-def reset_column_widths(table) -> None:
-    """After `DataTable.clear()`: columns keep the widest cell they ever held, so cells cut for a
-    narrower terminal would still sit in a column laid out for a wider one. Back to the labels."""
+def reset_column_widths(table, width: int) -> None:
+    """After `DataTable.clear()`, when the table's `width` changed: columns keep the widest cell
+    they ever held, so cells cut for a narrower terminal would still sit in a column laid out for
+    a wider one. Back to the labels (the rows added next widen them again, on the next idle)."""
+    if getattr(table, "_cells_cut_for", None) == width:
+        return
+    table._cells_cut_for = width
     for column in table.columns.values():
         if column.auto_width:
             column.content_width = cell_len(column.label.plain)

@@ -83,7 +83,7 @@ class RecipeTable(DataTable[str]):
         self.shown = sorted(found, key=lambda recipe: not name_matches(recipe, query))
         name_width, origin_width, description_width = column_widths(self.size.width or self.app.size.width, found)
         self.clear()
-        reset_column_widths(self)
+        reset_column_widths(self, self.size.width or self.app.size.width)
         for recipe in self.shown:
             self.add_row(
                 ellipsize(recipe.name, name_width),

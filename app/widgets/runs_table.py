@@ -68,7 +68,7 @@ class RunsTable(DataTable[Any]):
         self.rows_shown = rows
         self.marked &= {row.run_dir for row in rows}
         self.clear()
-        reset_column_widths(self)
+        reset_column_widths(self, self.size.width or self.app.size.width)
         name_width = max(10, (self.size.width or self.app.size.width) // 8)
         for row in rows:
             status = row.status

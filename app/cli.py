@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_remote_parser(sub)
 
+
+    edit = sub.add_parser("edit", help="open a recipe file in the app's editor")
+    edit.add_argument("recipe", help="path to a recipe TOML file")
+
     open_cmd = sub.add_parser("open", help="open a run directory in the app")
     open_cmd.add_argument("run_dir", help="a run directory written by cookbook-tui or tinker-cookbook")
 
@@ -97,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "compare":
         return run_tui(compare_run_dirs=args.run_dirs)
-    return run_tui(open_run_dir=getattr(args, "run_dir", None))
+    return run_tui(
+        open_run_dir=getattr(args, "run_dir", None), edit_recipe=args.recipe if args.command == "edit" else None
+    )
 
 
 if __name__ == "__main__":

@@ -52,6 +52,12 @@ def list_installed_recipes() -> Sequence[RecipeEntry]:
     return list_recipes()
 
 
+def describe_recipe_file(path: Path) -> RecipeEntry:
+    from cookbook_tui.recipes.catalog import recipe_info
+
+    return recipe_info(path)
+
+
 def validate_with_core(text: str, source: str) -> Sequence[RecipeProblem]:
     from cookbook_tui.recipes import validate_recipe_text
 
@@ -74,6 +80,7 @@ class AppConfig:
     runs_dir: Path = field(default_factory=lambda: Path("runs"))
     recipes_dir: Path = field(default_factory=user_recipes_dir)
     list_recipes: Callable[[], Sequence[RecipeEntry]] = list_installed_recipes
+    describe_recipe: Callable[[Path], RecipeEntry] = describe_recipe_file
     validate_recipe_text: Callable[[str, str], Sequence[RecipeProblem]] = validate_with_core
     now: Callable[[], datetime] = utc_now
     remote: Callable[[], Any] = tinker_remote

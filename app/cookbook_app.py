@@ -17,12 +17,12 @@ from cookbook_tui.app.messages import RunProcessExited
 from cookbook_tui.app.rundir_view import find_run_dirs, read_status
 from cookbook_tui.app.run_launcher import (
     RunProcess,
-    new_run_dir,
     resume_command,
     run_command,
     start_run_process,
     stop_process,
 )
+from cookbook_tui.runners.rundir import new_run_dir, run_folder_name
 from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
@@ -50,12 +50,19 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    def __init__(self, config: AppConfig | None = None, open_run_dir: Path | None = None,
-                 compare_run_dirs: list[Path] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: AppConfig | None = None,
+        open_run_dir: Path | None = None,
+        compare_run_dirs: list[Path] | None = None,
+        edit_recipe: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.config = config or AppConfig()
         self.open_run_dir = open_run_dir
         self.compare_run_dirs = compare_run_dirs
+        self.edit_recipe = edit_recipe
         self.run_processes: dict[Path, RunProcess] = {}
         self.run_states: dict[Path, str] = {}  # the watched runs' last seen states
 
@@ -71,6 +78,8 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
             from cookbook_tui.screens.compare import CompareScreen
 
             self.push_screen(CompareScreen(self.compare_run_dirs))
+        if self.edit_recipe is not None:  # `cookbook-tui edit RECIPE.toml`; Esc goes to the list
+            self.open_editor(self.config.describe_recipe(self.edit_recipe))
         self.check_runs()
         if self.config.poll_interval > 0:
             self.set_interval(RUNS_CHECK_S, self.check_runs)
@@ -115,21 +124,48 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
             self.notify(f"Cannot open {recipe.path}: {error}", severity="error")
 
     def open_run(self, run_dir: Path) -> None:
+        """Show a run's screen, reusing one already open for it: screens do not pile up."""
         from cookbook_tui.screens.run import RunScreen
 
-        self.push_screen(RunScreen(Path(run_dir)))
+        run_dir = Path(run_dir)
+        if self.back_to(lambda screen: isinstance(screen, RunScreen) and screen.run_dir == run_dir):
+            return
+        if isinstance(self.screen, RunScreen) and self.screen.is_mounted:
+            # One run screen in place of another (a screen still mounting cannot be replaced).
+            self.switch_screen(RunScreen(run_dir))
+        else:
+            self.push_screen(RunScreen(run_dir))
 
     def action_show_runs(self) -> None:
         from cookbook_tui.screens.runs import RunsScreen
 
-        if not isinstance(self.screen, RunsScreen):
+        if not self.back_to(lambda screen: isinstance(screen, RunsScreen)):
             self.push_screen(RunsScreen())
 
     def action_show_remote(self) -> None:
         from cookbook_tui.screens.remote import RemoteScreen
 
-        if not isinstance(self.screen, RemoteScreen):
+        if not self.back_to(lambda screen: isinstance(screen, RemoteScreen)):
             self.push_screen(RemoteScreen())
+
+    def back_to(self, wanted: Callable[[Screen], bool]) -> bool:
+        """Go back to the newest open screen that is `wanted`, when only run, runs, compare and
+        Tinker screens lie above it (they hold nothing to lose; an editor above stays, so then no)."""
+        from cookbook_tui.screens.compare import CompareScreen
+        from cookbook_tui.screens.remote import RemoteScreen
+        from cookbook_tui.screens.run import RunScreen
+        from cookbook_tui.screens.runs import RunsScreen
+
+        stack = self.screen_stack
+        for index in range(len(stack) - 1, 0, -1):
+            if wanted(stack[index]):
+                above = stack[index + 1 :]
+                if not all(isinstance(screen, (RunScreen, RunsScreen, CompareScreen, RemoteScreen)) for screen in above):
+                    return False
+                for _ in above:
+                    self.pop_screen()
+                return True
+        return False
 
     def action_help(self) -> None:
         from cookbook_tui.screens.help import HelpScreen
@@ -153,7 +189,8 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
 
     # Runs: each process is started and owned by a thread worker
     def launch_run(self, recipe: Path, recipe_name: str) -> Path:
-        run_dir = new_run_dir(self.config.runs_dir, recipe_name, self.config.now())
+        # The same folder rule as `cookbook-tui --run` (runners.rundir.run_folder_name).
+        run_dir = new_run_dir(self.config.runs_dir, run_folder_name(recipe, recipe_name), self.config.now())
         self.own_run(run_command(self.config.python, recipe, run_dir), run_dir)
         self.open_run(run_dir)
         return run_dir

@@ -60,6 +60,8 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.seen_samples = 0
         self.seen_checkpoints = 0
         self.chart_run = ChartRun("", run_colour(0))
+        self.shown_state: str | None = None
+        self.closing = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -146,11 +148,30 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     def poll_run_dir(self) -> None:
         assert self.watch is not None
+        if not self.run_dir.is_dir():
+            self.close_deleted()
+            return
         self.show_changes(self.watch.poll())
+
+    def on_screen_resume(self) -> None:
+        if not self.run_dir.is_dir():
+            self.close_deleted()
+
+    def close_deleted(self) -> None:
+        """The run dir was deleted (from the Runs screen, or by hand): say so and close, rather
+        than show an empty run as UNKNOWN."""
+        # is_active: the top of the stack (is_current is also true under another full screen)
+        if self.is_active and not self.closing:
+            self.closing = True  # a poll may come before the dismissal completes: close once
+            self.notify(f"The run folder {self.run_dir} no longer exists (deleted).", severity="warning")
+            self.dismiss()
 
     def show_changes(self, changed: set[str]) -> None:
         assert self.watch is not None
         status = self.effective_status()
+        if status.state != self.shown_state:
+            self.shown_state = status.state
+            self.refresh_bindings()  # the footer's "Stop run" follows the state
         metrics = self.watch.metrics
         self.query_one(RunStatusBar).show(status, self.run_dir, self.app.config.now(), metrics.steps_done(),  # type: ignore[attr-defined]
                                           recent_seconds_per_step(metrics.columns))
@@ -190,6 +211,12 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def action_back(self) -> None:
         self.dismiss()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop_run" and self.watch is not None:
+            # "x Stop run" is offered only while there is something to stop.
+            return self.effective_status().state in ("running", "starting")
+        return True
+
     def action_stop_run(self) -> None:
         status = self.effective_status()
         if status.state not in ("running", "starting") or not status.pid:
@@ -211,6 +238,10 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         chat.display = True
         chat.border_title = f"Chat with {checkpoint.get('name')}"
         chat.query_one(Input).focus()
+
+    @on(CheckpointChat.Left)
+    def chat_left(self) -> None:
+        self.query_one(CheckpointsTable).focus()
 
     @on(Input.Submitted, "#chat-input")
     def chat_prompt(self, event: Input.Submitted) -> None:

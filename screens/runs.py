@@ -32,6 +32,16 @@ def started_then_name(row: RunRow) -> tuple[float, str]:
     return (started.timestamp() if started else float("-inf"), str(row.run_dir))
 
 
+def remove_empty_parent(run_dir: Path, runs_dir: Path) -> None:
+    """runs/<recipe>/ goes with its last run (the runs folder itself stays)."""
+    parent = run_dir.parent
+    if parent.resolve() != Path(runs_dir).resolve():
+        try:
+            parent.rmdir()  # only if empty
+        except OSError:
+            pass
+
+
 class RunsScreen(ReportsWorkerErrors, Screen[None]):
     TITLE = "Runs"
 
@@ -214,6 +224,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
             if not yes:
                 return
             shutil.rmtree(row.run_dir, ignore_errors=False)
+            remove_empty_parent(row.run_dir, self.app.config.runs_dir)  # type: ignore[attr-defined]
             self.notify(f"Deleted {row.run_dir}")
             self.action_reload()
 

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import DataTable
 
+from cookbook_tui.app.cell_text import ellipsize, reset_column_widths
 from cookbook_tui.app.chart_model import compact, format_duration, headline_keys
 from cookbook_tui.app.rundir_view import RunStatus
 from cookbook_tui.app.widgets.run_status_bar import STATE_STYLES
@@ -74,7 +75,12 @@ class RunsTable(DataTable[Any]):
     RunsTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="runs.open")]
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", id="runs.open"),
+        # DataTable's Home/End scroll sideways; in a table of rows they mean first and last row.
+        Binding("home", "scroll_top", "First run", show=False, id="runs.first"),
+        Binding("end", "scroll_bottom", "Last run", show=False, id="runs.last"),
+    ]
 
     def __init__(self, runs_dir: Path, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -98,11 +104,15 @@ class RunsTable(DataTable[Any]):
         self.rows_shown = rows
         self.marked &= {row.run_dir for row in rows}
         self.clear()
+        reset_column_widths(self, self.size.width or self.app.size.width)
+        name_width = max(10, (self.size.width or self.app.size.width) // 8)
         for row in rows:
             status = row.status
             step = row.step
             cells = {
-                "run": self.label(row.run_dir),
+                # Long names are cut so the other columns stay on screen (the run screen's title
+                # has the full path).
+                "run": ellipsize(self.label(row.run_dir), max(24, name_width + 16), keep_end=True),
                 "state": Content.styled(status.state, STATE_STYLES.get(status.state, "")),
                 "steps": f"{step if step is not None else '–'}/{status.total_steps or '?'}",
                 "eta": format_duration(row.eta_s) if row.eta_s is not None else "–",
@@ -111,7 +121,7 @@ class RunsTable(DataTable[Any]):
                 "started": started_text(status.started_at),
                 "backend": status.backend or "–",
                 "workflow": status.workflow or "–",
-                "model": status.model or "–",
+                "model": ellipsize(status.model or "–", name_width),
             }
             self.add_row("●" if row.run_dir in self.marked else "", *(cells[key] for key, _ in COLUMNS),
                          key=str(row.run_dir))

@@ -93,6 +93,17 @@ def group_content(group: int, members: list[dict[str, Any]]) -> Content:
     return Content.assemble(*lines)
 
 
+def step_summary(rows: list[dict[str, Any]]) -> str:
+    """The step's score at a glance: `9/16 exact` for held-out answers scored right or wrong,
+    else the mean reward; empty when nothing is scored."""
+    rewards = [row["reward"] for row in rows if isinstance(row.get("reward"), (int, float))]
+    if not rewards:
+        return ""
+    if all(row.get("kind") == "heldout" for row in rows) and set(rewards) <= {0, 1}:
+        return f"{int(sum(rewards))}/{len(rewards)} exact"
+    return f"mean reward {sum(rewards) / len(rewards):.3f}"
+
+
 class SamplesPane(Vertical, can_focus=True):
     DEFAULT_CSS = """
     SamplesPane { height: 1fr; }
@@ -166,9 +177,12 @@ class SamplesPane(Vertical, can_focus=True):
             self.show_groups(step, grouped)
             return
         count = f"{len(rows)} samples" if len(rows) <= SHOWN_PER_STEP else f"first {SHOWN_PER_STEP} of {len(rows)} samples"
+        summary = step_summary(rows)
         header.update(
             Content.assemble(
-                f" step {step} ({self.step_index + 1} of {len(self.steps)}), {count}   [ earlier   ] later   ",
+                f" step {step} ({self.step_index + 1} of {len(self.steps)}), {count}",
+                (f", {summary}", "bold") if summary else "",
+                "   [ earlier   ] later   ",
                 legend(),
             )
         )

@@ -221,7 +221,8 @@ async def test_command_palette_offers_every_action_of_the_screen(in_fixtures) ->
         await pilot.pause()
         provider = CookbookCommands(app.screen)
         titles = {title for title, _, _ in provider.entries()}
-        assert {"Smooth", "Log-Y", "Filter", "Zoom", "Pin", "X axis", "Stop run", "Chat with checkpoint", "Back", "Help", "Runs", "Quit"} <= titles
+        assert {"Smooth", "Log-Y", "Filter", "Zoom", "Pin", "X axis", "Chat with checkpoint", "Back", "Help", "Runs", "Quit"} <= titles
+        assert "Stop run" not in titles  # the run finished: nothing to stop
         assert any(t.startswith("Open run arithmetic-dpo/") for t in titles)
         assert "Edit recipe my-dpo" in titles
         # and running one from the palette works
@@ -241,7 +242,8 @@ async def test_help_opens_with_question_mark_and_lists_screen_keys(in_fixtures) 
 
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one(".help-keys").render())
-        assert "Smooth" in text and "Stop run" in text
+        assert "Smooth" in text and "Chat with checkpoint" in text
+        assert "Stop run" not in text  # the run finished
         await pilot.press("escape")
         assert isinstance(app.screen, RunScreen)
 

@@ -1,7 +1,13 @@
-"""Batched sampling with a KV cache, and prompt logprobs, as Tinker's sampler returns them.
+"""Continuous batched sampling with a KV cache, and prompt logprobs, as Tinker's sampler returns them.
 
-The prompt is prefilled once; its cache is repeated for the `num_samples` rows, which then decode
-together, one forward per new token. Semantics follow tinker 0.38's SamplingParams:
+Each request (a `SampleTask`) is prefilled once; its cache is repeated for its `num_samples` rows,
+which join a `DecodeBatch` of every other request on the same base model, one forward per new
+token for all of them. Rows are left-padded to a common cache length (attention mask, explicit
+positions); a request joins at a step boundary and leaves as soon as it is finished. Rows of one
+forward may use different LoRA adapters of the base (peft mixed-adapter batches). Every request
+keeps its own sampling params and its own seeded generator, which only its rows draw from, so a
+seeded request gives the same tokens whatever it is batched with. Semantics follow tinker 0.38's
+SamplingParams:
 - `temperature` 0 is greedy; `top_k` -1 and `top_p` 1 mean no truncation; `seed` fixes the draw.
 - `stop`: None stops at EOS; [] never stops early; token ids or strings stop there (and at EOS).
   The tokens that complete a stop sequence are kept in the output, as renderers expect to find
@@ -14,8 +20,9 @@ together, one forward per new token. Semantics follow tinker 0.38's SamplingPara
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -124,78 +131,344 @@ def prompt_logprobs_from_logits(
     return values, topk_result
 
 
-@torch.inference_mode()
-def sample(
-    model,
-    tokenizer,
-    prompt: list[int],
-    num_samples: int,
-    params: types.SamplingParams,
+
+
+def _sparse_or_dense(values: np.ndarray, like: types.TensorData) -> types.TensorData:
+    """A float32 TensorData of `values` in the layout (dense or sparse CSR) of `like`."""
+    if like.sparse_crow_indices is None:
+        return types.TensorData.from_numpy(values.astype(np.float32))
+    crow = np.asarray(like.sparse_crow_indices, dtype=np.int64)
+    col = np.asarray(like.sparse_col_indices, dtype=np.int64)
+    rows = np.repeat(np.arange(len(crow) - 1), np.diff(crow))
+    return types.TensorData(
+        data=values[rows, col].astype(np.float32),
+        dtype="float32",
+        shape=list(values.shape),
+        sparse_crow_indices=list(like.sparse_crow_indices),
+        sparse_col_indices=list(like.sparse_col_indices),
+    )
+
+
+@dataclass
+class SampleTask:
+    """One sample request as the decoder runs it; `finish` answers it (a response or an error)."""
+
+    prompt: list[int]
+    num_samples: int
+    params: types.SamplingParams
+    rules: StopRules
+    max_tokens: int
+    generator: torch.Generator
+    adapter: str | None  # the peft adapter its rows use on the shared base (None: the base)
+    finish: Callable[[Any], None]
+    cancelled: Callable[[], bool]
+    prompt_logprobs: bool = False
+    topk_prompt_logprobs: int = 0
+    prompt_logprobs_last_n: int | None = None
+    topk_sample_logprobs: int = 0
+    target_prompt_logprobs: types.TensorData | None = None
+    prompt_alt_tokens_k: int = 0
+    # Filled while it runs:
+    tokens: list[list[int]] = field(default_factory=list)
+    logprobs: list[list[float]] = field(default_factory=list)
+    topk: list[list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=list)
+    reasons: list[str | None] = field(default_factory=list)
+    steps: int = 0
+    prompt_outputs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = self.num_samples
+        self.tokens = [[] for _ in range(n)]
+        self.logprobs = [[] for _ in range(n)]
+        self.topk = [[] for _ in range(n)]
+        self.reasons = [None] * n
+
+    @property
+    def window(self) -> int:
+        return 4 * max((len(s) for s in self.rules.strings), default=0) + 2
+
+    def completions(self) -> list[Completion]:
+        return [
+            Completion(tokens=t, logprobs=lp, stop_reason=r or "length")
+            for t, lp, r in zip(self.tokens, self.logprobs, self.reasons, strict=True)
+        ]
+
+    def topk_sample(self, row: int) -> TopkLogprobs | None:
+        if self.topk_sample_logprobs <= 0:
+            return None
+        ids = np.stack([i for i, _ in self.topk[row]]).astype(np.int32)
+        lps = np.stack([v for _, v in self.topk[row]]).astype(np.float32)
+        return TopkLogprobs(token_ids=ids, logprobs=lps)
+
+
+def make_task(
+    request: types.SampleRequest,
     eos_ids: Sequence[int],
     context_length: int,
+    vocab_size: int,
     generator: torch.Generator,
-    prompt_logprobs: bool = False,
-    topk_prompt_logprobs: int = 0,
-    prompt_logprobs_last_n: int | None = None,
-) -> tuple[list[Completion], np.ndarray | None, TopkLogprobs | None]:
+    adapter: str | None,
+    finish: Callable[[Any], None],
+    cancelled: Callable[[], bool],
+) -> SampleTask:
+    """Check a request against the model (errors name the field) and make its task."""
+    params = request.sampling_params
     check_sampling_params(params)
+    try:
+        prompt = request.prompt.to_ints()
+    except ValueError as exc:
+        raise EngineError("the local engine samples from token chunks only (no images)") from exc
     if not prompt:
         raise EngineError("the prompt is empty")
+    n = len(prompt)
+    num_samples = request.num_samples
     if num_samples < 1:
         raise EngineError(f"num_samples must be >= 1, got {num_samples}")
-    if prompt_logprobs_last_n is not None and not 1 <= prompt_logprobs_last_n <= len(prompt) - 1:
+    last_n = request.prompt_logprobs_last_n
+    if last_n is not None and not 1 <= last_n <= n - 1:
         raise EngineError(
-            f"prompt_logprobs_last_n must be between 1 and len(prompt) - 1 = {len(prompt) - 1}, "
-            f"got {prompt_logprobs_last_n}"
+            f"prompt_logprobs_last_n must be between 1 and len(prompt) - 1 = {n - 1}, got {last_n}"
         )
-    room = context_length - len(prompt)
+    for name, value in (
+        ("topk_prompt_logprobs", request.topk_prompt_logprobs),
+        ("topk_sample_logprobs", request.topk_sample_logprobs),
+        ("prompt_alt_tokens_k", request.prompt_alt_tokens_k),
+    ):
+        if not 0 <= value <= vocab_size:
+            raise EngineError(f"{name} must be between 0 and the vocabulary size {vocab_size}, got {value}")
+    target = request.target_prompt_logprobs
+    if target is not None:
+        if target.dtype != "int64" or not target.shape or len(target.shape) != 2:
+            raise EngineError("target_prompt_logprobs must be an int64 tensor of shape [len(prompt) - 1, K]")
+        if target.shape[0] != n - 1:
+            raise EngineError(
+                f"target_prompt_logprobs has {target.shape[0]} rows; the prompt needs len(prompt) - 1 = {n - 1}"
+            )
+        ids = target.to_numpy(pad_value=-1)
+        if ids.size and (ids.max() >= vocab_size or ids.min() < -1):
+            raise EngineError(f"target_prompt_logprobs holds token ids outside [0, {vocab_size}) (or -1 for none)")
+    room = context_length - n
     max_tokens = params.max_tokens if params.max_tokens is not None else room
     if max_tokens > room:
         raise EngineError(
-            f"prompt ({len(prompt)} tokens) + max_tokens ({max_tokens}) exceeds the model's "
+            f"prompt ({n} tokens) + max_tokens ({max_tokens}) exceeds the model's "
             f"context length {context_length}"
         )
-    rules = StopRules.from_params(params.stop, eos_ids)
-    window = 4 * max((len(s) for s in rules.strings), default=0) + 2
-    device = next(model.parameters()).device
+    return SampleTask(
+        prompt=prompt,
+        num_samples=num_samples,
+        params=params,
+        rules=StopRules.from_params(params.stop, eos_ids),
+        max_tokens=max_tokens,
+        generator=generator,
+        adapter=adapter,
+        finish=finish,
+        cancelled=cancelled,
+        prompt_logprobs=bool(request.prompt_logprobs),
+        topk_prompt_logprobs=request.topk_prompt_logprobs,
+        prompt_logprobs_last_n=last_n,
+        topk_sample_logprobs=request.topk_sample_logprobs,
+        target_prompt_logprobs=target,
+        prompt_alt_tokens_k=request.prompt_alt_tokens_k,
+    )
 
-    out = model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
-    prompt_values, prompt_topk = (None, None)
-    if prompt_logprobs or topk_prompt_logprobs > 0:
-        prompt_values, prompt_topk = prompt_logprobs_from_logits(
-            out.logits[0], prompt, prompt_logprobs_last_n, topk_prompt_logprobs
+
+def _prompt_outputs(task: SampleTask, logits: torch.Tensor) -> dict[str, Any]:
+    """Everything a request asks about its prompt, from the prefill's logits [n, V]."""
+    out: dict[str, Any] = {}
+    prompt = task.prompt
+    if task.prompt_logprobs or task.topk_prompt_logprobs > 0:
+        values, topk = prompt_logprobs_from_logits(
+            logits, prompt, task.prompt_logprobs_last_n, task.topk_prompt_logprobs
         )
-        if not prompt_logprobs:
-            prompt_values = None
-    cache = out.past_key_values
-    if num_samples > 1:
-        cache.batch_repeat_interleave(num_samples)
-    logits = out.logits[0, -1:].float().expand(num_samples, -1)
+        out["prompt_logprobs_np"] = values if task.prompt_logprobs else None
+        out["topk_prompt_logprobs_np"] = topk
+    if task.target_prompt_logprobs is not None or task.prompt_alt_tokens_k > 0:
+        logp = torch.log_softmax(logits[:-1].float(), dim=-1)  # row i scores prompt position i + 1
+        if task.target_prompt_logprobs is not None:
+            ids = torch.as_tensor(task.target_prompt_logprobs.to_numpy(pad_value=-1), device=logp.device)
+            values = logp.gather(-1, ids.clamp(min=0)).masked_fill(ids < 0, 0.0)
+            out["target_prompt_logprobs"] = _sparse_or_dense(
+                values.cpu().numpy(), task.target_prompt_logprobs
+            )
+        if task.prompt_alt_tokens_k > 0:
+            k = task.prompt_alt_tokens_k
+            if task.params.temperature == 0:
+                alt = logp.argmax(-1, keepdim=True).expand(-1, k)
+            else:
+                probs = torch.softmax(logits[:-1].float() / task.params.temperature, dim=-1)
+                alt = torch.multinomial(probs, k, replacement=True, generator=task.generator)
+            out["prompt_alt_tokens"] = types.PromptAltTokens(
+                tokens=types.TensorData.from_numpy(alt.cpu().numpy().astype(np.int64)),
+                logprobs=types.TensorData.from_numpy(logp.gather(-1, alt).cpu().numpy()),
+            )
+    return out
 
-    tokens: list[list[int]] = [[] for _ in range(num_samples)]
-    logprobs: list[list[float]] = [[] for _ in range(num_samples)]
-    reasons: list[str | None] = [None] * num_samples
-    for step in range(max_tokens):
-        next_tokens, next_logprobs = _pick(logits, params, generator)
-        token_list = next_tokens.tolist()
-        logprob_list = next_logprobs.tolist()
-        for row in range(num_samples):
-            if reasons[row] is not None:
-                continue
-            tokens[row].append(token_list[row])
-            logprobs[row].append(logprob_list[row])
-            if token_list[row] in rules.token_ids or (
-                rules.strings and _stop_string_hit(tokenizer, tokens[row], rules.strings, window)
-            ):
-                reasons[row] = "stop"
-        if all(r is not None for r in reasons) or step == max_tokens - 1:
-            break
-        out = model(input_ids=next_tokens[:, None], past_key_values=cache, use_cache=True)
+
+def _topk_of(logits: torch.Tensor, params: types.SamplingParams, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top-k of the distribution a row's token is drawn from (tempered, before truncation)."""
+    scaled = logits if params.temperature == 0 else logits / params.temperature
+    top = torch.topk(torch.log_softmax(scaled, dim=-1), min(k, logits.shape[-1]), dim=-1)
+    return top.indices, top.values
+
+
+def mergeable_cache(cache: Any) -> bool:
+    """Whether rows of this cache can be padded and joined with another request's: plain
+    per-layer key/value tensors (sliding-window or hybrid layers crop and keep offsets)."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def _pad_left(t: torch.Tensor, width: int) -> torch.Tensor:
+    """Pad dim -2 (the sequence of [B, H, T, D] keys/values) on the left with zeros."""
+    if width == 0:
+        return t
+    shape = list(t.shape)
+    shape[-2] = width
+    return torch.cat([t.new_zeros(shape), t], dim=-2)
+
+
+class DecodeBatch:
+    """The running decode of several requests on one base model (see the module docstring)."""
+
+    def __init__(self, shared: Any, tokenizer: Any) -> None:
+        self.shared = shared
+        self.tokenizer = tokenizer
+        self.tasks: list[SampleTask] = []
+        self.cache: Any = None
+        self.mask: torch.Tensor | None = None  # [B, T] 1 = real token, 0 = left padding
+        self.positions: torch.Tensor | None = None  # [B] position id of each row's next token
+        self.logits: torch.Tensor | None = None  # [B, V] float32 next-token logits
+        self.mergeable = True
+
+    def __bool__(self) -> bool:
+        return bool(self.tasks)
+
+    @torch.inference_mode()
+    def admit(self, task: SampleTask) -> None:
+        """Prefill `task`'s prompt and add its rows (the caller checked it may join)."""
+        device = self.shared.base.model.device
+        keep = 0 if task.prompt_logprobs or task.topk_prompt_logprobs or task.target_prompt_logprobs \
+            is not None or task.prompt_alt_tokens_k else 1
+        with self.shared.lock:
+            model = self.shared.activate(task.adapter)
+            out = model(input_ids=torch.tensor([task.prompt], device=device), use_cache=True,
+                        logits_to_keep=keep)
+        if keep == 0:
+            task.prompt_outputs = _prompt_outputs(task, out.logits[0])
         cache = out.past_key_values
-        logits = out.logits[:, -1].float()
+        n = task.num_samples
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+        logits = out.logits[0, -1:].float().expand(n, -1)
+        length = len(task.prompt)
+        mask = torch.ones(n, length, dtype=torch.long, device=device)
+        positions = torch.full((n,), length, dtype=torch.long, device=device)
+        if not self.tasks:
+            self.cache, self.mask, self.positions, self.logits = cache, mask, positions, logits
+            self.mergeable = mergeable_cache(cache)
+        else:
+            width = self.mask.shape[1]
+            total = max(width, length)
+            for mine, new in zip(self.cache.layers, cache.layers, strict=True):
+                mine.keys = torch.cat([_pad_left(mine.keys, total - width), _pad_left(new.keys, total - length)])
+                mine.values = torch.cat(
+                    [_pad_left(mine.values, total - width), _pad_left(new.values, total - length)]
+                )
+            self.mask = torch.cat(
+                [
+                    torch.nn.functional.pad(self.mask, (total - width, 0)),
+                    torch.nn.functional.pad(mask, (total - length, 0)),
+                ]
+            )
+            self.positions = torch.cat([self.positions, positions])
+            self.logits = torch.cat([self.logits, logits])
+        self.tasks.append(task)
 
-    completions = [
-        Completion(tokens=t, logprobs=lp, stop_reason=r or "length")
-        for t, lp, r in zip(tokens, logprobs, reasons, strict=True)
-    ]
-    return completions, prompt_values, prompt_topk
+    def can_join(self, task: SampleTask) -> bool:
+        if not self.tasks:
+            return True
+        if not self.mergeable:
+            return False
+        return self.shared.mixed_batches or all(t.adapter == task.adapter for t in self.tasks)
+
+    @torch.inference_mode()
+    def step(self) -> None:
+        """Draw one token for every row, answer the requests that finished (or were cancelled),
+        then run one forward for the rows that go on."""
+        assert self.logits is not None and self.mask is not None and self.positions is not None
+        keep_rows: list[int] = []
+        next_tokens: list[torch.Tensor] = []
+        staying: list[SampleTask] = []
+        start = 0
+        for task in self.tasks:
+            n = task.num_samples
+            rows = slice(start, start + n)
+            if task.cancelled():
+                task.finish(None)
+                start += n
+                continue
+            logits = self.logits[rows]
+            tokens, logprobs = _pick(logits, task.params, task.generator)
+            if task.topk_sample_logprobs > 0:
+                top_ids, top_lps = _topk_of(logits, task.params, task.topk_sample_logprobs)
+                top_ids, top_lps = top_ids.cpu().numpy(), top_lps.cpu().numpy()
+            token_list = tokens.tolist()
+            logprob_list = logprobs.tolist()
+            for row in range(n):
+                if task.reasons[row] is not None:
+                    continue
+                task.tokens[row].append(token_list[row])
+                task.logprobs[row].append(logprob_list[row])
+                if task.topk_sample_logprobs > 0:
+                    task.topk[row].append((top_ids[row], top_lps[row]))
+                if token_list[row] in task.rules.token_ids or (
+                    task.rules.strings
+                    and _stop_string_hit(self.tokenizer, task.tokens[row], task.rules.strings, task.window)
+                ):
+                    task.reasons[row] = "stop"
+            task.steps += 1
+            if all(r is not None for r in task.reasons) or task.steps >= task.max_tokens:
+                task.finish(task)
+            else:
+                staying.append(task)
+                keep_rows.extend(range(start, start + n))
+                next_tokens.append(tokens)
+            start += n
+        if len(staying) < len(self.tasks):
+            self.tasks = staying
+            if not staying:
+                self.cache = self.mask = self.positions = self.logits = None
+                return
+            index = torch.tensor(keep_rows, device=self.mask.device)
+            self.cache.batch_select_indices(index)
+            self.mask = self.mask[index]
+            self.positions = self.positions[index]
+            self._trim()
+        self._forward(torch.cat(next_tokens))
+
+    def _trim(self) -> None:
+        """Drop leading cache columns that are padding in every row left."""
+        assert self.mask is not None
+        empty = int((self.mask.sum(0) == 0).long().cumprod(0).sum())
+        if empty:
+            self.mask = self.mask[:, empty:]
+            for layer in self.cache.layers:
+                layer.keys = layer.keys[..., empty:, :]
+                layer.values = layer.values[..., empty:, :]
+
+    def _forward(self, tokens: torch.Tensor) -> None:
+        assert self.mask is not None and self.positions is not None
+        self.mask = torch.cat([self.mask, self.mask.new_ones(self.mask.shape[0], 1)], dim=1)
+        inputs: dict[str, Any] = dict(input_ids=tokens[:, None], past_key_values=self.cache, use_cache=True)
+        if not bool(self.mask.all()):  # padded rows: mask them and give each row its own positions
+            inputs["attention_mask"] = self.mask
+            inputs["position_ids"] = self.positions[:, None]
+        adapters = [t.adapter for t in self.tasks for _ in range(t.num_samples)]
+        with self.shared.lock:
+            out = self.shared.forward_rows(adapters, **inputs)
+        self.cache = out.past_key_values
+        self.logits = out.logits[:, -1].float()
+        self.positions = self.positions + 1

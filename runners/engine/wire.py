@@ -275,4 +275,22 @@ def encode_sample_response(response: types.SampleResponse) -> bytes:
         msg.prompt_logprobs = _float_bytes(prompt_logprobs)
     if response.topk_prompt_logprobs_np is not None:
         _topk_to_proto(msg.topk_prompt_logprobs, response.topk_prompt_logprobs_np)
+    if response.target_prompt_logprobs is not None:
+        _tensor_to_proto(msg.target_prompt_logprobs, response.target_prompt_logprobs)
+    if response.prompt_alt_tokens is not None:
+        _tensor_to_proto(msg.prompt_alt_tokens.tokens, response.prompt_alt_tokens.tokens)
+        _tensor_to_proto(msg.prompt_alt_tokens.logprobs, response.prompt_alt_tokens.logprobs)
     return msg.SerializeToString()
+
+
+def _tensor_to_proto(target: pb.Tensor, tensor: types.TensorData) -> None:
+    """A TensorData as a proto Tensor, keeping a sparse CSR layout sparse."""
+    proto_dtype, np_dtype = _NUMPY_TO_PROTO[tensor.dtype]
+    target.dtype = proto_dtype
+    target.shape.extend(tensor.shape or [])
+    if tensor.sparse_crow_indices is not None:
+        target.sparse_csr.values = np.asarray(tensor._numpy, dtype=np_dtype).tobytes()
+        target.sparse_csr.crow_indices = np.asarray(tensor.sparse_crow_indices, dtype=np.int64).tobytes()
+        target.sparse_csr.col_indices = np.asarray(tensor.sparse_col_indices, dtype=np.int64).tobytes()
+    else:
+        target.dense = np.ascontiguousarray(tensor.to_numpy(), dtype=np_dtype).tobytes()

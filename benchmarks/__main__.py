@@ -18,6 +18,7 @@ BENCHMARKS = {
     "p4": "p4_cold_start",
     "p5": "p5_run_dir",
     "p6": "p6_latency",
+    "p7": "p7_batching",
     "p8": "p8_memory",
 }
 ROOT = Path(__file__).resolve().parent.parent

@@ -418,8 +418,15 @@ class Engine:
         batches: list[sampling.DecodeBatch] = []
         pending = list(jobs)
         while True:
+            joining: dict[int, list[sampling.SampleTask]] = {}
             for job in pending:
-                self._admit(job, batches)
+                self._admit(job, batches, joining)
+            for index, tasks in joining.items():  # one cache merge per batch, not one per job
+                try:
+                    batches[index].admit(tasks)
+                except Exception as exc:  # a failed prefill fails the requests it was for
+                    for task in tasks:
+                        task.finish(exc)
             batches = [b for b in batches if b]
             if not batches:
                 pending = take_more() if take_more is not None else []
@@ -435,8 +442,13 @@ class Engine:
                     batch.tasks = []
             pending = take_more() if take_more is not None else []
 
-    def _admit(self, job: SampleJob, batches: list[sampling.DecodeBatch]) -> None:
-        """Check a job, prefill it and add it to a batch of its base (or answer its error)."""
+    def _admit(
+        self,
+        job: SampleJob,
+        batches: list[sampling.DecodeBatch],
+        joining: dict[int, list[sampling.SampleTask]],
+    ) -> None:
+        """Check a job and pick the batch of its base it joins (`joining`), or answer its error."""
         if job.is_cancelled():
             job.on_done(SampleCancelled(f"sample request on {job.sampler_id} was cancelled"))
             return
@@ -458,10 +470,10 @@ class Engine:
                 with self._lock:
                     seed = int(self._seed_rng.integers(0, 2**63 - 1))
             generator = torch.Generator(device=self.device).manual_seed(seed)
-            mine = [b for b in batches if b.shared is shared]
             peft_name = None
             if adapter.lora_config is not None:
-                busy = {t.adapter for b in mine for t in b.tasks}
+                busy = {t.adapter for b in batches if b.shared is shared for t in b.tasks}
+                busy |= {t.adapter for tasks in joining.values() for t in tasks}
                 peft_name = self.slots.acquire(shared, adapter, self.adapters.state(adapter), busy, self.seed)
             task = sampling.make_task(
                 request,
@@ -473,11 +485,14 @@ class Engine:
                 self._finisher(job, prompt_tokens),
                 job.is_cancelled,
             )
-            batch = next((b for b in mine if b.can_join(task)), None)
-            if batch is None:
-                batch = sampling.DecodeBatch(shared, base.tokenizer)
-                batches.append(batch)
-            batch.admit(task)
+            index = next(
+                (i for i, b in enumerate(batches) if b.shared is shared and b.can_join(task, joining.get(i, []))),
+                None,
+            )
+            if index is None:
+                batches.append(sampling.DecodeBatch(shared, base.tokenizer))
+                index = len(batches) - 1
+            joining.setdefault(index, []).append(task)
         except Exception as exc:  # each job gets its own error; the others go on
             job.on_done(exc)
 

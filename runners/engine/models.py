@@ -211,6 +211,9 @@ class SharedModel:
         self._active: str | None = None
         self._names = itertools.count(1)
         self._params: dict[str, dict[str, torch.nn.Parameter]] = {}
+        # Whether requests' KV caches can be joined in one batch (not with sliding-window layers);
+        # None until the first DecodeBatch reads it off the model's cache layout.
+        self.mergeable: bool | None = None
 
     @property
     def mixed_batches(self) -> bool:

@@ -312,13 +312,100 @@ def _topk_of(logits: torch.Tensor, params: types.SamplingParams, k: int) -> tupl
     return top.indices, top.values
 
 
+def pick_rows(
+    logits: torch.Tensor,
+    temperatures: torch.Tensor,
+    top_ks: torch.Tensor,
+    top_ps: torch.Tensor,
+    uniforms: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_pick` for rows with their own params, in one pass: logits [B, V]; temperatures, top_ks
+    (V for off), top_ps, uniforms [B]. A row draws by inverting its CDF at its own uniform, which
+    its request's generator drew; rows that truncate (top-k / top-p) invert the CDF in sorted
+    order, the others in vocabulary order, so no row's draw depends on the others in the batch."""
+    vocab = logits.shape[-1]
+    greedy = temperatures == 0
+    scaled = logits / torch.where(greedy, torch.ones_like(temperatures), temperatures)[:, None]
+    logprobs_all = torch.log_softmax(scaled, dim=-1)
+    tiny = torch.finfo(logits.dtype).tiny
+
+    def invert(cdf: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        target = (u * cdf[:, -1]).clamp_min(tiny)[:, None]
+        return torch.searchsorted(cdf, target).clamp_max(vocab - 1).squeeze(-1)
+
+    drawn = invert(logprobs_all.exp().cumsum(dim=-1), uniforms)
+    truncating = (~greedy & ((top_ks < vocab) | (top_ps < 1))).nonzero().squeeze(-1)
+    if truncating.numel():
+        sub = scaled[truncating]
+        sorted_logits, order = torch.sort(sub, dim=-1, descending=True)
+        keep = torch.arange(vocab, device=logits.device)[None, :] < top_ks[truncating, None]
+        probs = torch.softmax(sorted_logits.masked_fill(~keep, float("-inf")), dim=-1)
+        # Drop a token when the mass before it already reaches top_p (the first always stays).
+        keep &= (probs.cumsum(dim=-1) - probs) < top_ps[truncating, None]
+        index = invert((probs * keep).cumsum(dim=-1), uniforms[truncating])
+        drawn = drawn.index_put((truncating,), order.gather(-1, index[:, None]).squeeze(-1))
+    tokens = torch.where(greedy, logits.argmax(dim=-1), drawn)
+    return tokens, logprobs_all.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+class BufferedLayer:
+    """Mixed into transformers' DynamicLayer: keys/values live in a buffer with room to grow, so a
+    decode step writes one position instead of copying the whole cache (DynamicLayer's
+    torch.cat). `keys`/`values` stay views of the filled part; code that replaces them (batch
+    merges, row selection) is noticed, and the buffer is rebuilt from them at the next update."""
+
+
+def _buffered_layer_class() -> type:
+    from transformers.cache_utils import DynamicLayer
+
+    class _Buffered(DynamicLayer):
+        __doc__ = BufferedLayer.__doc__
+        _kview: torch.Tensor | None = None
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            length = self.keys.shape[-2] if self.keys.numel() else 0
+            need = length + key_states.shape[-2]
+            if self.keys is not self._kview or need > self._kbuf.shape[-2]:
+                capacity = max(64, 2 * need)
+                kbuf = key_states.new_empty((*key_states.shape[:-2], capacity, key_states.shape[-1]))
+                vbuf = value_states.new_empty((*value_states.shape[:-2], capacity, value_states.shape[-1]))
+                if length:
+                    kbuf[..., :length, :] = self.keys
+                    vbuf[..., :length, :] = self.values
+                self._kbuf, self._vbuf = kbuf, vbuf
+            self._kbuf[..., length:need, :] = key_states
+            self._vbuf[..., length:need, :] = value_states
+            self.keys = self._kview = self._kbuf[..., :need, :]
+            self.values = self._vbuf[..., :need, :]
+            return self.keys, self.values
+
+    return _Buffered
+
+
+_BUFFERED: type | None = None
+
+
+def new_cache(model: Any) -> Any:
+    """A DynamicCache for `model` whose full-attention layers are buffered (see BufferedLayer)."""
+    global _BUFFERED
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    if _BUFFERED is None:
+        _BUFFERED = _buffered_layer_class()
+    cache = DynamicCache(config=model.config)
+    cache.layers = [_BUFFERED() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
+
+
 def mergeable_cache(cache: Any) -> bool:
     """Whether rows of this cache can be padded and joined with another request's: plain
     per-layer key/value tensors (sliding-window or hybrid layers crop and keep offsets)."""
     from transformers.cache_utils import DynamicLayer
 
     layers = getattr(cache, "layers", None)
-    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+    return bool(layers) and all(type(layer) is DynamicLayer or type(layer) is _BUFFERED for layer in layers)
 
 
 def _pad_left(t: torch.Tensor, width: int) -> torch.Tensor:
@@ -328,6 +415,15 @@ def _pad_left(t: torch.Tensor, width: int) -> torch.Tensor:
     shape = list(t.shape)
     shape[-2] = width
     return torch.cat([t.new_zeros(shape), t], dim=-2)
+
+
+def _needs_prompt_logits(task: SampleTask) -> bool:
+    return bool(
+        task.prompt_logprobs
+        or task.topk_prompt_logprobs
+        or task.target_prompt_logprobs is not None
+        or task.prompt_alt_tokens_k
+    )
 
 
 class DecodeBatch:
@@ -341,90 +437,145 @@ class DecodeBatch:
         self.mask: torch.Tensor | None = None  # [B, T] 1 = real token, 0 = left padding
         self.positions: torch.Tensor | None = None  # [B] position id of each row's next token
         self.logits: torch.Tensor | None = None  # [B, V] float32 next-token logits
-        self.mergeable = True
+        self.row_params: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        if shared.mergeable is None:  # read off the cache layout the model's config asks for
+            shared.mergeable = mergeable_cache(new_cache(shared.base.model))
 
     def __bool__(self) -> bool:
         return bool(self.tasks)
 
+    def can_join(self, task: SampleTask, joining: list[SampleTask]) -> bool:
+        """Whether `task` may decode in this batch, given the tasks already set to join it."""
+        members = self.tasks + joining
+        if not members:
+            return True
+        if not self.shared.mergeable:
+            return False
+        return self.shared.mixed_batches or all(t.adapter == task.adapter for t in members)
+
     @torch.inference_mode()
-    def admit(self, task: SampleTask) -> None:
-        """Prefill `task`'s prompt and add its rows (the caller checked it may join)."""
+    def admit(self, tasks: list[SampleTask]) -> None:
+        """Prefill each task's prompt and add their rows in one merge (callers checked can_join)."""
         device = self.shared.base.model.device
-        keep = 0 if task.prompt_logprobs or task.topk_prompt_logprobs or task.target_prompt_logprobs \
-            is not None or task.prompt_alt_tokens_k else 1
+        if len(tasks) > 1:
+            new = self._prefill_together(tasks, device)
+        else:
+            new = self._prefill_alone(tasks[0], device)
+        parts = [new]
+        if self.tasks:
+            parts.insert(0, (self.cache, self.mask, self.logits, self.row_params))
+        total = max(mask.shape[1] for _, mask, _, _ in parts)
+        self.cache = parts[0][0]
+        if len(parts) > 1:
+            for i, layer in enumerate(self.cache.layers):
+                layer.keys = torch.cat([_pad_left(c.layers[i].keys, total - m.shape[1]) for c, m, _, _ in parts])
+                layer.values = torch.cat([_pad_left(c.layers[i].values, total - m.shape[1]) for c, m, _, _ in parts])
+        self.mask = torch.cat([torch.nn.functional.pad(m, (total - m.shape[1], 0)) for _, m, _, _ in parts])
+        self.positions = self.mask.sum(dim=1)
+        self.logits = torch.cat([logits for _, _, logits, _ in parts])
+        self.row_params = tuple(torch.cat([p[3][i] for p in parts]) for i in range(3))  # type: ignore[assignment]
+        self.tasks.extend(tasks)
+
+    def _row_params(self, tasks: list[SampleTask], vocab: int, device: torch.device) -> tuple:
+        def per_row(value, dtype=torch.float32):
+            return torch.tensor([value(t) for t in tasks for _ in range(t.num_samples)], dtype=dtype, device=device)
+
+        return (
+            per_row(lambda t: float(t.params.temperature)),
+            per_row(lambda t: vocab if t.params.top_k == -1 else min(t.params.top_k, vocab), torch.long),
+            per_row(lambda t: float(t.params.top_p)),
+        )
+
+    def _prefill_alone(self, task: SampleTask, device: torch.device) -> tuple:
+        keep = 0 if _needs_prompt_logits(task) else 1
         with self.shared.lock:
             model = self.shared.activate(task.adapter)
-            out = model(input_ids=torch.tensor([task.prompt], device=device), use_cache=True,
-                        logits_to_keep=keep)
+            out = model(
+                input_ids=torch.tensor([task.prompt], device=device),
+                past_key_values=new_cache(self.shared.base.model),
+                use_cache=True,
+                logits_to_keep=keep,
+            )
         if keep == 0:
             task.prompt_outputs = _prompt_outputs(task, out.logits[0])
         cache = out.past_key_values
         n = task.num_samples
         if n > 1:
             cache.batch_repeat_interleave(n)
+        mask = torch.ones(n, len(task.prompt), dtype=torch.long, device=device)
         logits = out.logits[0, -1:].float().expand(n, -1)
-        length = len(task.prompt)
-        mask = torch.ones(n, length, dtype=torch.long, device=device)
-        positions = torch.full((n,), length, dtype=torch.long, device=device)
-        if not self.tasks:
-            self.cache, self.mask, self.positions, self.logits = cache, mask, positions, logits
-            self.mergeable = mergeable_cache(cache)
-        else:
-            width = self.mask.shape[1]
-            total = max(width, length)
-            for mine, new in zip(self.cache.layers, cache.layers, strict=True):
-                mine.keys = torch.cat([_pad_left(mine.keys, total - width), _pad_left(new.keys, total - length)])
-                mine.values = torch.cat(
-                    [_pad_left(mine.values, total - width), _pad_left(new.values, total - length)]
-                )
-            self.mask = torch.cat(
-                [
-                    torch.nn.functional.pad(self.mask, (total - width, 0)),
-                    torch.nn.functional.pad(mask, (total - length, 0)),
-                ]
-            )
-            self.positions = torch.cat([self.positions, positions])
-            self.logits = torch.cat([self.logits, logits])
-        self.tasks.append(task)
+        return cache, mask, logits, self._row_params([task], logits.shape[-1], device)
 
-    def can_join(self, task: SampleTask) -> bool:
-        if not self.tasks:
-            return True
-        if not self.mergeable:
-            return False
-        return self.shared.mixed_batches or all(t.adapter == task.adapter for t in self.tasks)
+    def _prefill_together(self, tasks: list[SampleTask], device: torch.device) -> tuple:
+        """One forward for several prompts, left-padded, then each prompt's cache row repeated
+        for its samples."""
+        width = max(len(t.prompt) for t in tasks)
+        ids = torch.zeros(len(tasks), width, dtype=torch.long, device=device)
+        mask = torch.zeros_like(ids)
+        for i, task in enumerate(tasks):
+            ids[i, width - len(task.prompt) :] = torch.tensor(task.prompt, device=device)
+            mask[i, width - len(task.prompt) :] = 1
+        keep = 0 if any(_needs_prompt_logits(t) for t in tasks) else 1
+        with self.shared.lock:
+            out = self.shared.forward_rows(
+                [t.adapter for t in tasks],
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0),
+                past_key_values=new_cache(self.shared.base.model),
+                use_cache=True,
+                logits_to_keep=keep,
+            )
+        for i, task in enumerate(tasks):
+            if _needs_prompt_logits(task):
+                task.prompt_outputs = _prompt_outputs(task, out.logits[i, width - len(task.prompt) :])
+        rows = torch.repeat_interleave(
+            torch.arange(len(tasks), device=device),
+            torch.tensor([t.num_samples for t in tasks], device=device),
+        )
+        cache = out.past_key_values
+        cache.batch_select_indices(rows)
+        logits = out.logits[:, -1].float()[rows]
+        return cache, mask[rows], logits, self._row_params(tasks, logits.shape[-1], device)
 
     @torch.inference_mode()
     def step(self) -> None:
         """Draw one token for every row, answer the requests that finished (or were cancelled),
         then run one forward for the rows that go on."""
-        assert self.logits is not None and self.mask is not None and self.positions is not None
+        assert self.logits is not None and self.mask is not None and self.row_params is not None
+        device = self.logits.device
+        uniforms = torch.cat(
+            [
+                torch.rand(t.num_samples, generator=t.generator, device=device)
+                if t.params.temperature > 0
+                else torch.zeros(t.num_samples, device=device)
+                for t in self.tasks
+            ]
+        )
+        tokens, logprobs = pick_rows(self.logits, *self.row_params, uniforms)
+        token_list = tokens.tolist()
+        logprob_list = logprobs.tolist()
         keep_rows: list[int] = []
-        next_tokens: list[torch.Tensor] = []
         staying: list[SampleTask] = []
         start = 0
         for task in self.tasks:
             n = task.num_samples
-            rows = slice(start, start + n)
             if task.cancelled():
                 task.finish(None)
                 start += n
                 continue
-            logits = self.logits[rows]
-            tokens, logprobs = _pick(logits, task.params, task.generator)
             if task.topk_sample_logprobs > 0:
-                top_ids, top_lps = _topk_of(logits, task.params, task.topk_sample_logprobs)
+                top_ids, top_lps = _topk_of(self.logits[start : start + n], task.params, task.topk_sample_logprobs)
                 top_ids, top_lps = top_ids.cpu().numpy(), top_lps.cpu().numpy()
-            token_list = tokens.tolist()
-            logprob_list = logprobs.tolist()
             for row in range(n):
                 if task.reasons[row] is not None:
                     continue
-                task.tokens[row].append(token_list[row])
-                task.logprobs[row].append(logprob_list[row])
+                token = token_list[start + row]
+                task.tokens[row].append(token)
+                task.logprobs[row].append(logprob_list[start + row])
                 if task.topk_sample_logprobs > 0:
                     task.topk[row].append((top_ids[row], top_lps[row]))
-                if token_list[row] in task.rules.token_ids or (
+                if token in task.rules.token_ids or (
                     task.rules.strings
                     and _stop_string_hit(self.tokenizer, task.tokens[row], task.rules.strings, task.window)
                 ):
@@ -435,19 +586,20 @@ class DecodeBatch:
             else:
                 staying.append(task)
                 keep_rows.extend(range(start, start + n))
-                next_tokens.append(tokens)
             start += n
         if len(staying) < len(self.tasks):
             self.tasks = staying
             if not staying:
-                self.cache = self.mask = self.positions = self.logits = None
+                self.cache = self.mask = self.positions = self.logits = self.row_params = None
                 return
-            index = torch.tensor(keep_rows, device=self.mask.device)
+            index = torch.tensor(keep_rows, device=device)
             self.cache.batch_select_indices(index)
             self.mask = self.mask[index]
             self.positions = self.positions[index]
+            self.row_params = tuple(p[index] for p in self.row_params)  # type: ignore[assignment]
+            tokens = tokens[index]
             self._trim()
-        self._forward(torch.cat(next_tokens))
+        self._forward(tokens)
 
     def _trim(self) -> None:
         """Drop leading cache columns that are padding in every row left."""

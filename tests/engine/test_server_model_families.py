@@ -61,7 +61,7 @@ def test_a_family_trains_samples_saves_and_reloads_through_the_sdk(
         losses.append(out.metrics["loss:sum"])
     assert losses[-1] < 0.7 * losses[0], losses
 
-    sampler = client.save_weights_and_get_sampling_client()
+    sampler = client.save_weights_and_get_sampling_client().result(timeout=SDK_TIMEOUT)
     prompt = types.ModelInput.from_ints(tiny_tokenizer.encode("1+2=", add_special_tokens=False))
     params = types.SamplingParams(max_tokens=6, seed=3, stop=[])
     sampled = sampler.sample(prompt, num_samples=3, sampling_params=params).result(timeout=SDK_TIMEOUT)

@@ -20,6 +20,28 @@ def offline_env() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TINKER_TELEMETRY", "0")
+    # Both sides on one device: the engine reads this too (runners/engine/models.pick_device).
+    os.environ.setdefault("COOKBOOK_TUI_DEVICE", "cpu")
+
+
+def bench_device() -> str:
+    """`cpu` for `make bench`, `cuda` for `make bench-gpu` (python -m benchmarks --device cuda)."""
+    return os.environ.get("COOKBOOK_TUI_DEVICE", "cpu")
+
+
+def reference_dtype():
+    """The reference sides' weights, as the engine holds them: bf16 on CUDA, float32 on the CPU."""
+    import torch
+
+    return torch.bfloat16 if bench_device().startswith("cuda") else torch.float32
+
+
+def sync() -> None:
+    """Wait for queued CUDA work, so a timed reference step is the work and not its launch."""
+    if bench_device().startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
 
 
 @dataclass
@@ -88,7 +110,8 @@ def median(values: list[float]) -> float:
 
 def save(result: Result) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{result.benchmark}.json"
+    suffix = "_cuda" if bench_device().startswith("cuda") else ""
+    path = RESULTS_DIR / f"{result.benchmark}{suffix}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     os.replace(tmp, path)

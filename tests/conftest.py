@@ -30,3 +30,17 @@ def tiny_model_path() -> Path:
     from cookbook_tui.runners.tiny_model import ensure_tiny_model
 
     return ensure_tiny_model()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`gpu` tests run where CUDA is present and are skipped, saying why, everywhere else."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")
+    for item in gpu_items:
+        item.add_marker(skip)

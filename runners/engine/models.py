@@ -30,10 +30,24 @@ _ATTN_HINTS = ("attn", "attention")
 _MLP_HINTS = ("mlp", "feed_forward", "ffn", "experts")
 
 
+DEVICE_ENV = "COOKBOOK_TUI_DEVICE"
+
+
 def pick_device(device: str | None) -> torch.device:
+    """`device`, else $COOKBOOK_TUI_DEVICE, else CUDA when present, else the CPU."""
+    device = device or os.environ.get(DEVICE_ENV)
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def weights_dtype(device: torch.device) -> torch.dtype:
+    """Base weights: float32 on the CPU (bf16 matmuls are slow there and gain nothing), bfloat16
+    on CUDA. LoRA weights and AdamW state stay float32 on both (peft's autocast_adapter_dtype),
+    and logits are taken in float32 for losses, logprobs and sampling."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
 
 
 @dataclass
@@ -81,7 +95,7 @@ class BaseModelCache:
         if os.path.isdir(os.path.expanduser(path)):
             path = os.path.expanduser(path)
             tokenizer_id = name if name == TINY_MODEL_NAME else path
-        dtype = torch.float32 if self.device.type == "cpu" else "auto"
+        dtype = weights_dtype(self.device)
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
@@ -234,9 +248,9 @@ class SharedModel:
         with self.lock, torch.random.fork_rng(devices=devices):
             torch.manual_seed(init_seed)
             if self.peft is None:
-                self.peft = get_peft_model(self.base.model, config, adapter_name=name)
+                self.peft = get_peft_model(self.base.model, config, adapter_name=name, autocast_adapter_dtype=True)
             else:
-                self.peft.add_adapter(name, config)
+                self.peft.add_adapter(name, config, autocast_adapter_dtype=True)
             self.peft.eval()  # no dropout anywhere: training and sampling see the same function
             marker = f".{name}."
             self._params[name] = {

@@ -133,24 +133,13 @@ def print_table(result: Result) -> None:
 def llama_30m_folder(root: Path) -> Path:
     """A ~30M-parameter Llama shape with the tiny model's tokenizer, weights from seed 0."""
     offline_env()
-    import shutil
+    from transformers import LlamaConfig
 
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from cookbook_tui.runners.engine.model_families import tiny_vocab, write_model_folder
 
-    from cookbook_tui.runners.tiny_model import ensure_tiny_model
-
-    folder = root / "llama-30m"
-    if (folder / "config.json").exists():
-        return folder
-    tiny = ensure_tiny_model()
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        if (tiny / name).exists():
-            shutil.copy(tiny / name, folder / name)
-    tiny_config = json.loads((tiny / "config.json").read_text())
+    vocab = tiny_vocab()
     config = LlamaConfig(
-        vocab_size=tiny_config["vocab_size"],
+        vocab_size=vocab["vocab"],
         hidden_size=512,
         intermediate_size=1536,
         num_hidden_layers=8,
@@ -158,9 +147,7 @@ def llama_30m_folder(root: Path) -> Path:
         num_key_value_heads=8,
         max_position_embeddings=1024,
         tie_word_embeddings=False,
-        eos_token_id=tiny_config.get("eos_token_id"),
-        pad_token_id=tiny_config.get("pad_token_id"),
+        eos_token_id=vocab["eos"],
+        pad_token_id=vocab["pad"],
     )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(str(folder))
-    return folder
+    return write_model_folder(config, root / "llama-30m", seed=0)

@@ -88,6 +88,8 @@ class Engine:
         self._ephemeral: dict[str, Adapter] = {}  # unnamed sampler weights, by their path
         self.adapters = AdapterCache(_scratch_dir(self.data_dir), self.device)
         self._lock = threading.Lock()  # guards the registries above, never held during model work
+        # One sample_batch at a time: the sampler slots it fills stay put until it is done.
+        self._sampling_lock = threading.RLock()
         self._seed_rng = np.random.default_rng(seed)
         self._counter = itertools.count(1)
 
@@ -415,6 +417,10 @@ class Engine:
 
         Jobs on the same base model decode together (`sampling.DecodeBatch`); `take_more()` is
         called at every step boundary and what it returns joins the running batches."""
+        with self._sampling_lock:
+            self._decode(jobs, take_more)
+
+    def _decode(self, jobs: list[SampleJob], take_more: Callable[[], list[SampleJob]] | None) -> None:
         batches: list[sampling.DecodeBatch] = []
         pending = list(jobs)
         while True:

@@ -87,28 +87,31 @@ def _configs(vocab: int, eos: Any, pad: Any) -> dict[str, Callable[[], Any]]:
     return {"llama3": llama3, "qwen3": qwen3, "qwen3_moe": qwen3_moe, "gpt_oss": gpt_oss}
 
 
-def family_folder(family: str, root: Path, seed: int = 0) -> Path:
-    """`root/<family>`: config, random weights from `seed`, the tiny model's tokenizer files."""
+def tiny_vocab() -> dict[str, Any]:
+    """The tiny model's vocabulary size and special ids, which every family folder shares."""
+    from ..tiny_model import ensure_tiny_model
+
+    config = json.loads((ensure_tiny_model() / "config.json").read_text())
+    return {"vocab": config["vocab_size"], "eos": config.get("eos_token_id"), "pad": config.get("pad_token_id")}
+
+
+def write_model_folder(config: Any, folder: Path, seed: int = 0) -> Path:
+    """`folder`: `config` with random weights from `seed` and the tiny model's tokenizer files,
+    written whole or not at all (a temporary folder renamed into place)."""
     import torch
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     from ..tiny_model import ensure_tiny_model, set_offline_env
 
     set_offline_env()
-    from transformers.utils import logging as hf_logging
-
     hf_logging.disable_progress_bar()
-    folder = root / family
     if (folder / "config.json").exists():
         return folder
     tiny = ensure_tiny_model()
-    tiny_config = json.loads((tiny / "config.json").read_text())
-    config = _configs(tiny_config["vocab_size"], tiny_config.get("eos_token_id"), tiny_config.get("pad_token_id"))[
-        family
-    ]()
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
-    tmp = root / f".{family}.tmp"
+    tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"):
@@ -116,3 +119,11 @@ def family_folder(family: str, root: Path, seed: int = 0) -> Path:
             shutil.copy(tiny / name, tmp / name)
     tmp.rename(folder)
     return folder
+
+
+def family_folder(family: str, root: Path, seed: int = 0) -> Path:
+    """`root/<family>`: a small random-weight model of that family with our tokenizer."""
+    folder = root / family
+    if (folder / "config.json").exists():
+        return folder
+    return write_model_folder(_configs(**tiny_vocab())[family](), folder, seed)

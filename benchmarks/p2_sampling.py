@@ -91,7 +91,7 @@ def run(quick: bool = False) -> Result:
                     unit="new tokens/s",
                     ours=ours_rate,
                     reference=ref_rate,
-                    goal=">= 1.0",
+                    goal=">= 1.25 on 30M (issue 15)",
                     notes=f"{repeats} calls; median s ours {median(ours_t):.3f}, ref {median(ref_t):.3f}; "
                     f"tokens/call ours {sum(ours_n) / len(ours_n):.0f}, ref {sum(ref_n) / len(ref_n):.0f}",
                 )

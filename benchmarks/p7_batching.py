@@ -62,7 +62,7 @@ def sdk_rates(base_url: str, api_key: str, model: str, prompts: list[list[int]],
     from tinker import types
 
     service = tinker.ServiceClient(base_url=base_url, api_key=api_key)
-    sampler = service.create_sampling_client(base_model=model)
+    sampler = service.create_sampling_client(base_model=model).result(timeout=600)
     params = types.SamplingParams(max_tokens=MAX_TOKENS, temperature=1.0, stop=[])
 
     def run(jobs: list[tuple[list[int], int]]) -> float:
@@ -80,6 +80,7 @@ def sdk_rates(base_url: str, api_key: str, model: str, prompts: list[list[int]],
     run(one)
     ours = [run(many) for _ in range(repeats)]
     ref = [run(one) for _ in range(repeats)]
+    service.close("success").result(timeout=30)  # no heartbeats to a server that stops next
     return median(ours), median(ref)
 
 
@@ -122,9 +123,11 @@ def run(quick: bool = False) -> Result:
                            "scheduler (issue 12) feeds sample_batch")
             )
     result.details["analysis"] = (
-        "Requests on one base decode as one batch (runners/engine/sampling.py DecodeBatch): each is "
-        "prefilled alone, its rows are left-padded into the running KV cache, and it leaves the batch "
-        "when done; rows may use different LoRA adapters (peft mixed-adapter batches). The SDK row "
-        "measures the server as it stands on this branch."
+        "Requests on one base decode as one batch (runners/engine/sampling.py DecodeBatch): the "
+        "requests that join at a step boundary are prefilled in one left-padded forward, their rows "
+        "join the running (buffered) KV cache, and each leaves the batch when done; rows may use "
+        "different LoRA adapters (peft mixed-adapter batches). The SDK rows measure the server as it "
+        "stands on this branch: it still decodes requests one after another until issue 12's "
+        "scheduler hands them to Engine.sample_batch."
     )
     return result

@@ -284,13 +284,8 @@ def encode_sample_response(response: types.SampleResponse) -> bytes:
 
 
 def _tensor_to_proto(target: pb.Tensor, tensor: types.TensorData) -> None:
-    """A TensorData as a proto Tensor, keeping a sparse CSR layout sparse."""
-    proto_dtype, np_dtype = _NUMPY_TO_PROTO[tensor.dtype]
-    target.dtype = proto_dtype
-    target.shape.extend(tensor.shape or [])
-    if tensor.sparse_crow_indices is not None:
-        target.sparse_csr.values = np.asarray(tensor._numpy, dtype=np_dtype).tobytes()
-        target.sparse_csr.crow_indices = np.asarray(tensor.sparse_crow_indices, dtype=np.int64).tobytes()
-        target.sparse_csr.col_indices = np.asarray(tensor.sparse_col_indices, dtype=np.int64).tobytes()
-    else:
-        target.dense = np.ascontiguousarray(tensor.to_numpy(), dtype=np_dtype).tobytes()
+    """A TensorData as a proto Tensor (sparse CSR stays sparse), by the SDK's own encoder, so
+    both ends of the wire share one codec."""
+    from tinker.proto.request_conv import _tensor_data_to_proto
+
+    target.CopyFrom(_tensor_data_to_proto(tensor))

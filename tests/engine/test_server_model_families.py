@@ -105,3 +105,23 @@ def test_sample_decision_scores_the_labels_as_forward_logprobs_do(service_client
     ]
     expected = np.exp(logprobs) / np.exp(logprobs).sum()
     assert [probabilities[label] for label in labels] == pytest.approx(list(expected), abs=1e-5)
+
+
+def test_top_k_sample_logprobs_and_prompt_alt_tokens_cross_the_wire(service_client, tiny_tokenizer):
+    import tinker
+
+    sampler = service_client.create_sampling_client(base_model=TINY).result(timeout=SDK_TIMEOUT)
+    prompt = tinker.ModelInput.from_ints(tiny_tokenizer.encode("1+2=3;", add_special_tokens=False))
+    response = sampler.sample(
+        prompt,
+        num_samples=2,
+        sampling_params=tinker.SamplingParams(max_tokens=3, temperature=0.0, stop=[]),
+        topk_sample_logprobs=4,
+        prompt_alt_tokens_k=2,
+    ).result(timeout=SDK_TIMEOUT)
+    for seq in response.sequences:
+        assert [row[0] for row in seq.topk_logprobs] == [
+            (token, pytest.approx(lp, abs=1e-5)) for token, lp in zip(seq.tokens, seq.logprobs, strict=True)
+        ]
+    alt = response.prompt_alt_tokens
+    assert alt.tokens.shape == [prompt.length - 1, 2] and alt.logprobs.shape == [prompt.length - 1, 2]

@@ -175,9 +175,11 @@ class SampleTask:
     reasons: list[str | None] = field(default_factory=list)
     steps: int = 0
     prompt_outputs: dict[str, Any] = field(default_factory=dict)
+    live: list[int] = field(default_factory=list)  # its rows still decoding, in batch order
 
     def __post_init__(self) -> None:
         n = self.num_samples
+        self.live = list(range(n))
         self.tokens = [[] for _ in range(n)]
         self.logprobs = [[] for _ in range(n)]
         self.topk = [[] for _ in range(n)]
@@ -540,15 +542,17 @@ class DecodeBatch:
 
     @torch.inference_mode()
     def step(self) -> None:
-        """Draw one token for every row, answer the requests that finished (or were cancelled),
-        then run one forward for the rows that go on."""
+        """Draw one token for every live row, answer the requests that finished (or were
+        cancelled), drop rows that stopped, then run one forward for the rows that go on."""
         assert self.logits is not None and self.mask is not None and self.row_params is not None
         device = self.logits.device
+        # Every row of a request draws its uniform each step, finished or not, so a row's draws
+        # depend on its request alone; only live rows are in the batch.
         uniforms = torch.cat(
             [
-                torch.rand(t.num_samples, generator=t.generator, device=device)
+                torch.rand(t.num_samples, generator=t.generator, device=device)[t.live]
                 if t.params.temperature > 0
-                else torch.zeros(t.num_samples, device=device)
+                else torch.zeros(len(t.live), device=device)
                 for t in self.tasks
             ]
         )
@@ -559,39 +563,41 @@ class DecodeBatch:
         staying: list[SampleTask] = []
         start = 0
         for task in self.tasks:
-            n = task.num_samples
+            width = len(task.live)
             if task.cancelled():
                 task.finish(None)
-                start += n
+                start += width
                 continue
             if task.topk_sample_logprobs > 0:
-                top_ids, top_lps = _topk_of(self.logits[start : start + n], task.params, task.topk_sample_logprobs)
+                top_ids, top_lps = _topk_of(self.logits[start : start + width], task.params, task.topk_sample_logprobs)
                 top_ids, top_lps = top_ids.cpu().numpy(), top_lps.cpu().numpy()
-            for row in range(n):
-                if task.reasons[row] is not None:
-                    continue
-                token = token_list[start + row]
+            still = []
+            for k, row in enumerate(task.live):
+                token = token_list[start + k]
                 task.tokens[row].append(token)
-                task.logprobs[row].append(logprob_list[start + row])
+                task.logprobs[row].append(logprob_list[start + k])
                 if task.topk_sample_logprobs > 0:
-                    task.topk[row].append((top_ids[row], top_lps[row]))
+                    task.topk[row].append((top_ids[k], top_lps[k]))
                 if token in task.rules.token_ids or (
                     task.rules.strings
                     and _stop_string_hit(self.tokenizer, task.tokens[row], task.rules.strings, task.window)
                 ):
                     task.reasons[row] = "stop"
+                else:
+                    still.append(k)
             task.steps += 1
-            if all(r is not None for r in task.reasons) or task.steps >= task.max_tokens:
+            if not still or task.steps >= task.max_tokens:
                 task.finish(task)
             else:
                 staying.append(task)
-                keep_rows.extend(range(start, start + n))
-            start += n
-        if len(staying) < len(self.tasks):
-            self.tasks = staying
-            if not staying:
-                self.cache = self.mask = self.positions = self.logits = self.row_params = None
-                return
+                keep_rows.extend(start + k for k in still)
+                task.live = [task.live[k] for k in still]
+            start += width
+        self.tasks = staying
+        if not staying:
+            self.cache = self.mask = self.positions = self.logits = self.row_params = None
+            return
+        if len(keep_rows) < len(token_list):  # rows left: drop them from the cache and the state
             index = torch.tensor(keep_rows, device=device)
             self.cache.batch_select_indices(index)
             self.mask = self.mask[index]
@@ -618,7 +624,7 @@ class DecodeBatch:
         if not bool(self.mask.all()):  # padded rows: mask them and give each row its own positions
             inputs["attention_mask"] = self.mask
             inputs["position_ids"] = self.positions[:, None]
-        adapters = [t.adapter for t in self.tasks for _ in range(t.num_samples)]
+        adapters = [t.adapter for t in self.tasks for _ in t.live]
         with self.shared.lock:
             out = self.shared.forward_rows(adapters, **inputs)
         self.cache = out.past_key_values

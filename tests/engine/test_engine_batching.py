@@ -64,6 +64,23 @@ def test_a_seeded_request_gives_the_same_tokens_whatever_it_is_batched_with(samp
     assert [_tokens(answers[i]) for i in range(len(cases))] == alone
 
 
+def test_rows_that_stop_leave_while_the_others_go_on(samplers, tiny_tokenizer):
+    """Stop tokens covering a quarter of the vocabulary end rows at different steps; rows that
+    stopped leave the batch, and every request still gets what it gets alone."""
+    engine = samplers
+    stop = list(range(128))
+    cases = [
+        ("base", _request(tiny_tokenizer, "1+2=", n=6, seed=21, temperature=1.0, stop=stop, max_tokens=12)),
+        ("s-a", _request(tiny_tokenizer, "9+9=", n=5, seed=22, temperature=1.0, stop=stop, max_tokens=12)),
+    ]
+    alone = [_tokens(engine.sample_request(sid, req)) for sid, req in cases]
+    lengths = {len(row) for rows in alone for row in rows}
+    assert len(lengths) >= 3, alone  # rows of one request really end at different steps
+    answers: dict[int, object] = {}
+    engine.sample_batch([SampleJob(sid, req, lambda r, i=i: answers.__setitem__(i, r)) for i, (sid, req) in enumerate(cases)])
+    assert [_tokens(answers[i]) for i in range(len(cases))] == alone
+
+
 def _joiner(rounds: list[list[SampleJob]]):
     """take_more() that hands out one list per step boundary."""
     queue = list(rounds)

@@ -21,10 +21,8 @@ REQUESTS, SAMPLES, MAX_TOKENS = 16, 4, 32
 
 
 def _prompts(tokenizer) -> list[list[int]]:
-    return [
-        tokenizer.encode(f"<|im_start|>user\nWhat is {a} + {a * 7 % 10}?{' Think.' * (a % 4)}<|im_end|>\n", add_special_tokens=False)
-        for a in range(REQUESTS)
-    ]
+    texts = [f"<|im_start|>user\nWhat is {a} + {a * 7 % 10}?{' Think.' * (a % 4)}<|im_end|>\n" for a in range(REQUESTS)]
+    return [tokenizer.encode(text, add_special_tokens=False) for text in texts]
 
 
 def engine_rates(engine, sampler_id: str, prompts: list[list[int]], repeats: int) -> tuple[float, float]:

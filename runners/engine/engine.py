@@ -492,7 +492,11 @@ class Engine:
                 job.is_cancelled,
             )
             index = next(
-                (i for i, b in enumerate(batches) if b.shared is shared and b.can_join(task, joining.get(i, []))),
+                (
+                    i
+                    for i, b in enumerate(batches)
+                    if b.shared is shared and b.can_join(task, joining.get(i, []))
+                ),
                 None,
             )
             if index is None:

@@ -248,7 +248,9 @@ class SharedModel:
         with self.lock, torch.random.fork_rng(devices=devices):
             torch.manual_seed(init_seed)
             if self.peft is None:
-                self.peft = get_peft_model(self.base.model, config, adapter_name=name, autocast_adapter_dtype=True)
+                self.peft = get_peft_model(
+                    self.base.model, config, adapter_name=name, autocast_adapter_dtype=True
+                )
             else:
                 self.peft.add_adapter(name, config, autocast_adapter_dtype=True)
             self.peft.eval()  # no dropout anywhere: training and sampling see the same function

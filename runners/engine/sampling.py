@@ -244,11 +244,14 @@ def make_task(
             raise EngineError("target_prompt_logprobs must be an int64 tensor of shape [len(prompt) - 1, K]")
         if target.shape[0] != n - 1:
             raise EngineError(
-                f"target_prompt_logprobs has {target.shape[0]} rows; the prompt needs len(prompt) - 1 = {n - 1}"
+                f"target_prompt_logprobs has {target.shape[0]} rows; the prompt needs "
+                f"len(prompt) - 1 = {n - 1}"
             )
         ids = target.to_numpy(pad_value=-1)
         if ids.size and (ids.max() >= vocab_size or ids.min() < -1):
-            raise EngineError(f"target_prompt_logprobs holds token ids outside [0, {vocab_size}) (or -1 for none)")
+            raise EngineError(
+                f"target_prompt_logprobs holds token ids outside [0, {vocab_size}) (or -1 for none)"
+            )
     room = context_length - n
     max_tokens = params.max_tokens if params.max_tokens is not None else room
     if max_tokens > room:
@@ -468,19 +471,21 @@ class DecodeBatch:
             parts.insert(0, (self.cache, self.mask, self.logits, self.row_params))
         total = max(mask.shape[1] for _, mask, _, _ in parts)
         self.cache = parts[0][0]
+        caches = [(part[0], total - part[1].shape[1]) for part in parts]  # (cache, left pad)
         if len(parts) > 1:
             for i, layer in enumerate(self.cache.layers):
-                layer.keys = torch.cat([_pad_left(c.layers[i].keys, total - m.shape[1]) for c, m, _, _ in parts])
-                layer.values = torch.cat([_pad_left(c.layers[i].values, total - m.shape[1]) for c, m, _, _ in parts])
-        self.mask = torch.cat([torch.nn.functional.pad(m, (total - m.shape[1], 0)) for _, m, _, _ in parts])
+                layer.keys = torch.cat([_pad_left(c.layers[i].keys, pad) for c, pad in caches])
+                layer.values = torch.cat([_pad_left(c.layers[i].values, pad) for c, pad in caches])
+        self.mask = torch.cat([torch.nn.functional.pad(p[1], (pad, 0)) for p, (_, pad) in zip(parts, caches)])
         self.positions = self.mask.sum(dim=1)
         self.logits = torch.cat([logits for _, _, logits, _ in parts])
-        self.row_params = tuple(torch.cat([p[3][i] for p in parts]) for i in range(3))  # type: ignore[assignment]
+        self.row_params = tuple(torch.cat([p[3][i] for p in parts]) for i in range(3))  # type: ignore
         self.tasks.extend(tasks)
 
     def _row_params(self, tasks: list[SampleTask], vocab: int, device: torch.device) -> tuple:
         def per_row(value, dtype=torch.float32):
-            return torch.tensor([value(t) for t in tasks for _ in range(t.num_samples)], dtype=dtype, device=device)
+            values = [value(t) for t in tasks for _ in range(t.num_samples)]
+            return torch.tensor(values, dtype=dtype, device=device)
 
         return (
             per_row(lambda t: float(t.params.temperature)),
@@ -569,7 +574,8 @@ class DecodeBatch:
                 start += width
                 continue
             if task.topk_sample_logprobs > 0:
-                top_ids, top_lps = _topk_of(self.logits[start : start + width], task.params, task.topk_sample_logprobs)
+                rows = self.logits[start : start + width]
+                top_ids, top_lps = _topk_of(rows, task.params, task.topk_sample_logprobs)
                 top_ids, top_lps = top_ids.cpu().numpy(), top_lps.cpu().numpy()
             still = []
             for k, row in enumerate(task.live):

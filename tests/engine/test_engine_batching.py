@@ -77,7 +77,8 @@ def test_rows_that_stop_leave_while_the_others_go_on(samplers, tiny_tokenizer):
     lengths = {len(row) for rows in alone for row in rows}
     assert len(lengths) >= 3, alone  # rows of one request really end at different steps
     answers: dict[int, object] = {}
-    engine.sample_batch([SampleJob(sid, req, lambda r, i=i: answers.__setitem__(i, r)) for i, (sid, req) in enumerate(cases)])
+    jobs = [SampleJob(sid, req, lambda r, i=i: answers.__setitem__(i, r)) for i, (sid, req) in enumerate(cases)]
+    engine.sample_batch(jobs)
     assert [_tokens(answers[i]) for i in range(len(cases))] == alone
 
 

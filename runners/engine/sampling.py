@@ -1,13 +1,15 @@
 """Continuous batched sampling with a KV cache, and prompt logprobs, as Tinker's sampler returns them.
 
-Each request (a `SampleTask`) is prefilled once; its cache is repeated for its `num_samples` rows,
-which join a `DecodeBatch` of every other request on the same base model, one forward per new
-token for all of them. Rows are left-padded to a common cache length (attention mask, explicit
-positions); a request joins at a step boundary and leaves as soon as it is finished. Rows of one
-forward may use different LoRA adapters of the base (peft mixed-adapter batches). Every request
-keeps its own sampling params and its own seeded generator, which only its rows draw from, so a
-seeded request gives the same tokens whatever it is batched with. Semantics follow tinker 0.38's
-SamplingParams:
+Each request (a `SampleTask`) is prefilled once (the requests that join at one step boundary in
+one left-padded forward); its cache is repeated for its `num_samples` rows, which join a
+`DecodeBatch` of every other request on the same base model, one forward per new token for all
+of them. Rows are left-padded to a common cache length (attention mask, explicit positions) in a
+KV cache with room to grow (no per-step copy); a request joins at a step boundary, a row leaves
+when it stops and a request when all its rows have. Rows of one forward may use different LoRA
+adapters of the base (peft mixed-adapter batches) where the model allows it. Every request keeps
+its own sampling params and its own seeded generator, which only its rows draw from (one uniform
+per row and step, inverted through that row's CDF), so a seeded request gives the same tokens
+whatever it is batched with. Semantics follow tinker 0.38's SamplingParams:
 - `temperature` 0 is greedy; `top_k` -1 and `top_p` 1 mean no truncation; `seed` fixes the draw.
 - `stop`: None stops at EOS; [] never stops early; token ids or strings stop there (and at EOS).
   The tokens that complete a stop sequence are kept in the output, as renderers expect to find
@@ -71,32 +73,6 @@ def check_sampling_params(params: types.SamplingParams) -> None:
         raise EngineError(f"sampling_params.seed must fit in 64 bits, got {params.seed}")
     if params.max_tokens is not None and params.max_tokens < 1:
         raise EngineError(f"sampling_params.max_tokens must be >= 1, got {params.max_tokens}")
-
-
-def _pick(
-    logits: torch.Tensor, params: types.SamplingParams, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Next token per row and its logprob; logits is [N, V] float32."""
-    if params.temperature == 0:
-        tokens = logits.argmax(dim=-1)
-        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, tokens[:, None]).squeeze(-1)
-        return tokens, logprobs
-    scaled = logits / params.temperature
-    logprobs_all = torch.log_softmax(scaled, dim=-1)
-    filtered = scaled
-    if params.top_k != -1 and params.top_k < scaled.shape[-1]:
-        kth = torch.topk(scaled, params.top_k, dim=-1).values[:, -1:]
-        filtered = filtered.masked_fill(filtered < kth, float("-inf"))
-    if params.top_p < 1:
-        sorted_logits, order = torch.sort(filtered, dim=-1, descending=True)
-        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-        # Drop a token when the mass before it already reaches top_p (the first always stays).
-        drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= params.top_p
-        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-        filtered = filtered.masked_fill(drop, float("-inf"))
-    probs = torch.softmax(filtered, dim=-1)
-    tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-    return tokens, logprobs_all.gather(-1, tokens[:, None]).squeeze(-1)
 
 
 def _stop_string_hit(tokenizer, tokens: list[int], strings: tuple[str, ...], window: int) -> bool:
@@ -324,8 +300,8 @@ def pick_rows(
     top_ps: torch.Tensor,
     uniforms: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`_pick` for rows with their own params, in one pass: logits [B, V]; temperatures, top_ks
-    (V for off), top_ps, uniforms [B]. A row draws by inverting its CDF at its own uniform, which
+    """The next token of every row and its logprob, each row with its own params, in one pass:
+    logits [B, V] float32; temperatures, top_ks (V for off), top_ps, uniforms [B]. A row draws by inverting its CDF at its own uniform, which
     its request's generator drew; rows that truncate (top-k / top-p) invert the CDF in sorted
     order, the others in vocabulary order, so no row's draw depends on the others in the batch."""
     vocab = logits.shape[-1]
@@ -353,18 +329,15 @@ def pick_rows(
     return tokens, logprobs_all.gather(-1, tokens[:, None]).squeeze(-1)
 
 
-class BufferedLayer:
-    """Mixed into transformers' DynamicLayer: keys/values live in a buffer with room to grow, so a
-    decode step writes one position instead of copying the whole cache (DynamicLayer's
-    torch.cat). `keys`/`values` stay views of the filled part; code that replaces them (batch
-    merges, row selection) is noticed, and the buffer is rebuilt from them at the next update."""
-
-
 def _buffered_layer_class() -> type:
     from transformers.cache_utils import DynamicLayer
 
     class _Buffered(DynamicLayer):
-        __doc__ = BufferedLayer.__doc__
+        """transformers' DynamicLayer with its keys/values in a buffer with room to grow, so a
+        decode step writes one position instead of copying the whole cache (DynamicLayer's
+        torch.cat). `keys`/`values` stay views of the filled part; code that replaces them
+        (batch merges, row selection) is noticed, and the buffer rebuilt at the next update."""
+
         _kview: torch.Tensor | None = None
 
         def update(self, key_states, value_states, *args, **kwargs):
@@ -393,7 +366,7 @@ _BUFFERED: type | None = None
 
 
 def new_cache(model: Any) -> Any:
-    """A DynamicCache for `model` whose full-attention layers are buffered (see BufferedLayer)."""
+    """A DynamicCache for `model` whose full-attention layers are buffered (`_Buffered`)."""
     global _BUFFERED
     from transformers.cache_utils import DynamicCache, DynamicLayer
 

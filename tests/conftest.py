@@ -56,3 +56,17 @@ def served(tiny_model_path, tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`gpu` tests run where CUDA is present and are skipped, saying why, everywhere else."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")
+    for item in gpu_items:
+        item.add_marker(skip)

@@ -551,28 +551,8 @@ class EngineServer:
             raise WireError(
                 f"SampleRequest: num_samples must be between 1 and {MAX_NUM_SAMPLES}, got {req.num_samples}"
             )
-        unsupported = [
-            name
-            for name, asked in (
-                ("topk_sample_logprobs", req.topk_sample_logprobs > 0),
-                ("target_prompt_logprobs", req.target_prompt_logprobs is not None),
-                ("prompt_alt_tokens_k", req.prompt_alt_tokens_k > 0),
-            )
-            if asked
-        ]
-        if unsupported:
-            raise EngineError(f"SampleRequest: {', '.join(unsupported)} not supported by the local engine")
-
         def work() -> FutureOutcome:
-            response = self.engine.sample(
-                req.sampling_session_id,
-                req.prompt,
-                req.num_samples,
-                req.sampling_params,
-                bool(req.prompt_logprobs),
-                req.topk_prompt_logprobs,
-                req.prompt_logprobs_last_n,
-            )
+            response = self.engine.sample_request(req.sampling_session_id, req)
             return FutureOutcome(proto=encode_sample_response(response))
 
         future = self._launch("sample", work)

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from cookbook_tui.runners.alarms import Alarm, AlarmWatch, safe_thresholds, stall_alarm
 from cookbook_tui.runners.rundir import (
     CHECKPOINTS_FILE,
     CONFIG_FILE,
@@ -145,6 +146,7 @@ class MetricSeries:
 
     columns: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
     last_row: dict[str, Any] = field(default_factory=dict)
+    alarms: AlarmWatch = field(default_factory=lambda: AlarmWatch(safe_thresholds()))
 
     def steps_done(self) -> int | None:
         """Steps with a row so far (rows are numbered from 0), like status.json's `step`."""
@@ -175,6 +177,7 @@ class MetricSeries:
                 steps.append(step)
                 values.append(float(value))
             self.last_row = row
+        self.alarms.feed_rows(rows)
 
 
 
@@ -318,6 +321,7 @@ class MetricsDigest:
     def __post_init__(self) -> None:
         self._tail = JsonlTail(self.path)
         self._by_step: dict[int, float] = {}
+        self.alarms = AlarmWatch(safe_thresholds())
 
     def poll(self) -> None:
         rows = self._tail.poll()
@@ -325,6 +329,8 @@ class MetricsDigest:
             self._by_step.clear()
             self.recent.clear()
             self.last_row = {}
+            self.alarms = AlarmWatch(self.alarms.thresholds)
+        self.alarms.feed_rows(rows)
         for row in rows:
             step = row.get("step")
             if not isinstance(step, int):
@@ -379,3 +385,30 @@ def eta_seconds(status: RunStatus, digest: MetricsDigest | None, now: datetime) 
     if pace is None:
         return None
     return pace * max(status.total_steps - digest.steps_done, 0)
+
+
+def run_alarms(
+    status: RunStatus, metrics_path: Path, watch: AlarmWatch, steps: int | None,
+    seconds_per_step: float | None, now: datetime,
+) -> list[Alarm]:
+    """The metric alarms in force plus a stall (no new step for too long while running)."""
+    alarms = list(watch.current)
+    try:
+        last_write: float | None = metrics_path.stat().st_mtime
+    except OSError:
+        last_write = None
+    started = status.started_at.timestamp() if status.started_at else None
+    stalled = stall_alarm(status.state, last_write, started, steps or 0, seconds_per_step, now.timestamp(), watch.thresholds)
+    return alarms + ([stalled] if stalled else [])
+
+
+def cost_so_far(last_row: dict[str, Any]) -> float | None:
+    value = last_row.get("cost/total_usd")
+    return float(value) if type(value) in (int, float) else None
+
+
+def projected_cost(cost: float | None, steps: int | None, total_steps: int | None) -> float | None:
+    """The cost at the end at the pace so far (linear in steps)."""
+    if cost is None or not steps or not total_steps or total_steps <= steps:
+        return None
+    return cost / steps * total_steps

@@ -141,6 +141,33 @@ def check_metrics(rows: list[dict[str, Any]], thresholds: AlarmThresholds = Alar
     return alarms
 
 
+def stall_alarm(
+    state: str | None,
+    last_step_at: float | None,
+    started_at: float | None,
+    steps: int,
+    seconds_per_step: float | None,
+    now: float,
+    thresholds: AlarmThresholds = AlarmThresholds(),
+) -> Alarm | None:
+    """A running run with no new step for `stall_factor` step times (epoch seconds throughout;
+    `last_step_at` is when metrics.jsonl last grew, `seconds_per_step` the run's own pace when it
+    logs `time/total`, else the mean pace since `started_at`)."""
+    if state != "running":
+        return None
+    reference = last_step_at if steps and last_step_at is not None else started_at
+    if reference is None:
+        return None
+    if seconds_per_step is None and steps and started_at is not None and last_step_at is not None:
+        seconds_per_step = max(last_step_at - started_at, 0.0) / steps
+    limit = max(thresholds.stall_factor * (seconds_per_step or 0.0), thresholds.stall_min_seconds)
+    waited = now - reference
+    if waited <= limit:
+        return None
+    what = f"after step {steps - 1}" if steps else "since the start"
+    return Alarm("stalled", f"no new step for {waited:.0f} s {what} (limit {limit:.0f} s)", steps - 1 if steps else None)
+
+
 def check_stalled(
     rows: list[dict[str, Any]],
     status: dict[str, Any] | None,
@@ -148,24 +175,13 @@ def check_stalled(
     now: float,
     thresholds: AlarmThresholds = AlarmThresholds(),
 ) -> Alarm | None:
-    """A running run with no new step for `stall_factor` median step times (`last_write` is the
-    metrics file's mtime; both are epoch seconds)."""
-    if not status or status.get("state") != "running":
-        return None
+    """`stall_alarm` for a run's rows and status.json (`last_write`: the metrics file's mtime)."""
+    status = status or {}
     started = _parse_time(status.get("started_at"))
-    reference = last_write if rows and last_write is not None else (started.timestamp() if started else None)
-    if reference is None:
-        return None
-    median = _median_step_seconds(rows)
-    if median is None and rows and started is not None and last_write is not None:
-        median = max(last_write - started.timestamp(), 0.0) / len(rows)  # the mean pace so far
-    limit = max(thresholds.stall_factor * (median or 0.0), thresholds.stall_min_seconds)
-    waited = now - reference
-    if waited <= limit:
-        return None
-    step = rows[-1]["step"] if rows else None
-    what = f"after step {step}" if step is not None else "since the start"
-    return Alarm("stalled", f"no new step for {waited:.0f} s {what} (limit {limit:.0f} s)", step)
+    return stall_alarm(
+        status.get("state"), last_write, started.timestamp() if started else None,
+        rows[-1]["step"] + 1 if rows else 0, _median_step_seconds(rows), now, thresholds,
+    )
 
 
 def check_run(
@@ -190,13 +206,31 @@ def check_run(
 
 
 class AlarmWatch:
-    """Follows a run's rows as they come and reports each kind of alarm once, when it starts
-    (the headless runner prints it and logs it to logs.log). Keeps only what the checks need."""
+    """Follows a run's rows as they come (the headless runner, the run screen, the runs table):
+    `feed` returns the alarms that start with this row, `current` those in force now. Keeps only
+    what the checks need, so it costs nothing per row on long runs."""
 
     def __init__(self, thresholds: AlarmThresholds | None = None) -> None:
         self.thresholds = thresholds or AlarmThresholds()
         self._first_entropy: dict[str, Any] | None = None
-        self._active: set[str] = set()
+        self._non_finite: Alarm | None = None  # once seen, it stays: the run is damaged
+        self.current: list[Alarm] = []
+
+    def feed_rows(self, rows: list[dict[str, Any]]) -> list[Alarm]:
+        """`feed` for a batch (a poll's new rows, a history read): every row is scanned for
+        non-finite values and the first entropy, the latest row decides the rest."""
+        rows = [row for row in rows if isinstance(row.get("step"), int)]
+        if not rows:
+            return []
+        if self._first_entropy is None:
+            self._first_entropy = next((row for row in rows if _series([row], ENTROPY_KEY)), None)
+        if self._non_finite is None:
+            for row in rows:
+                bad = [k for k, v in row.items() if type(v) is float and not math.isfinite(v)]
+                if bad:
+                    self._non_finite = Alarm("non_finite", f"{', '.join(sorted(bad))} = {row[bad[0]]} at step {row['step']}", row["step"])
+                    break
+        return self.feed(rows[-1])
 
     def feed(self, row: dict[str, Any]) -> list[Alarm]:
         if not isinstance(row.get("step"), int):
@@ -204,7 +238,20 @@ class AlarmWatch:
         if self._first_entropy is None and _series([row], ENTROPY_KEY):
             self._first_entropy = row
         history = [row] if self._first_entropy in (None, row) else [self._first_entropy, row]
-        current = check_metrics(history, self.thresholds)
-        new = [a for a in current if a.kind not in self._active]
-        self._active = {a.kind for a in current} | (self._active & {"non_finite"})
-        return new
+        found = {a.kind: a for a in check_metrics(history, self.thresholds)}
+        if self._non_finite is None and "non_finite" in found:
+            self._non_finite = found["non_finite"]
+        if self._non_finite is not None:
+            found["non_finite"] = self._non_finite
+        before = {a.kind for a in self.current}
+        self.current = list(found.values())
+        return [a for a in self.current if a.kind not in before]
+
+
+def safe_thresholds() -> AlarmThresholds:
+    """The user's thresholds, or the defaults when alarms.toml is broken (`cookbook-tui runs` and
+    `--run` name the problem; a screen just keeps working)."""
+    try:
+        return load_thresholds()
+    except ValueError:
+        return AlarmThresholds()

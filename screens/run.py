@@ -22,7 +22,16 @@ from cookbook_tui.app.chart_grid_model import ChartRun
 from cookbook_tui.app.chart_model import run_colour
 from cookbook_tui.app.messages import ChartCursorMoved, CheckpointReply, RunDirRead
 from cookbook_tui.app.printable import printable
-from cookbook_tui.app.rundir_view import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus, RunWatch, preview_metrics, recent_seconds_per_step
+from cookbook_tui.app.rundir_view import (
+    EXITED_WITHOUT_STATUS,
+    METRICS_FILE,
+    RunStatus,
+    RunWatch,
+    cost_so_far,
+    preview_metrics,
+    recent_seconds_per_step,
+    run_alarms,
+)
 from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
 from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
 from cookbook_tui.app.widgets.failure_view import FailureView
@@ -173,8 +182,11 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             self.shown_state = status.state
             self.refresh_bindings()  # the footer's "Stop run" follows the state
         metrics = self.watch.metrics
-        self.query_one(RunStatusBar).show(status, self.run_dir, self.app.config.now(), metrics.steps_done(),  # type: ignore[attr-defined]
-                                          recent_seconds_per_step(metrics.columns))
+        now = self.app.config.now()  # type: ignore[attr-defined]
+        pace = recent_seconds_per_step(metrics.columns)
+        alarms = run_alarms(status, self.run_dir / METRICS_FILE, metrics.alarms, metrics.steps_done(), pace, now)
+        self.query_one(RunStatusBar).show(status, self.run_dir, now, metrics.steps_done(), pace, alarms,
+                                          cost_so_far(metrics.last_row))
         self.query_one(FailureView).show_error(status.error if status.state == "failed" else None)
         if "metrics" in changed or "status" in changed:
             self.chart_run.columns = metrics.columns

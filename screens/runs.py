@@ -15,9 +15,12 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from cookbook_tui.app.rundir_view import (
     METRICS_FILE,
     MetricsDigest,
+    cost_so_far,
     eta_seconds,
     find_run_dirs,
+    projected_cost,
     read_status,
+    run_alarms,
     run_seconds,
 )
 from cookbook_tui.app.widgets.runs_table import COLUMNS, RunRow, RunsTable, sort_value
@@ -94,8 +97,14 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
             digest = self.digests.get(run_dir) or self.digests.setdefault(run_dir, MetricsDigest(run_dir / METRICS_FILE))
             digest.poll()
             status = read_status(run_dir, config.pid_alive)
-            rows.append(RunRow(run_dir, status, digest.last_row, digest.steps_done,
-                               run_seconds(status, digest, now), eta_seconds(status, digest, now)))
+            cost = cost_so_far(digest.last_row)
+            rows.append(RunRow(
+                run_dir, status, digest.last_row, digest.steps_done,
+                run_seconds(status, digest, now), eta_seconds(status, digest, now),
+                alarms=run_alarms(status, run_dir / METRICS_FILE, digest.alarms, digest.steps_done,
+                                  digest.seconds_per_step(now.timestamp()), now),
+                cost=cost, cost_at_end=projected_cost(cost, digest.steps_done, status.total_steps),
+            ))
         total = len(rows)
         if self.filter_text:
             needle = self.filter_text.lower()

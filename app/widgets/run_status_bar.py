@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from textual.content import Content
 from textual.widgets import Static
 
-from cookbook_tui.app.rundir_view import RunStatus
+from cookbook_tui.app.rundir_view import RunStatus, projected_cost
 
 STATE_STYLES = {
     "running": "bold $text-accent",
@@ -47,15 +48,24 @@ def eta(status: RunStatus, now: datetime, step: int | None, seconds_per_step: fl
 
 
 def status_line(status: RunStatus, run_dir: Path, now: datetime, step: int | None,
-                seconds_per_step: float | None = None) -> Content:
+                seconds_per_step: float | None = None, alarms: list[Any] = (),  # type: ignore[assignment]
+                cost: float | None = None) -> Content:
     step = status.step if status.step is not None else step
     steps = f"{step if step is not None else '–'}/{status.total_steps or '?'}"
+    extra: list[Any] = []
+    if cost is not None:
+        at_end = projected_cost(cost, step, status.total_steps) if status.is_active else None
+        extra += ["  cost ", (f"${cost:.2f}" + (f" → ${at_end:.2f}" if at_end is not None else ""), "bold")]
+    if alarms:
+        # the badge names each alarm; the Log tab and logs.log say more
+        extra += ["  ", (" ⚠ " + "; ".join(a.message for a in alarms) + " ", "bold $text-warning on $warning-muted")]
     return Content.assemble(
         (f" {status.state.upper()} ", STATE_STYLES.get(status.state, "bold")),
         "  step ", (steps, "bold"),
         "  elapsed ", (format_duration(elapsed(status, now)), "bold"),
         "  ETA ", (format_duration(eta(status, now, step, seconds_per_step)), "bold"),
         "  backend ", (status.backend or "?", "bold"),
+        *extra,
         "  ", (str(run_dir), "$text-muted"),
     )
 
@@ -66,5 +76,7 @@ class RunStatusBar(Static):
     """
 
     def show(self, status: RunStatus, run_dir: Path, now: datetime, step: int | None,
-             seconds_per_step: float | None = None) -> None:
-        self.update(status_line(status, run_dir, now, step, seconds_per_step))
+             seconds_per_step: float | None = None, alarms: list[Any] = (),  # type: ignore[assignment]
+             cost: float | None = None) -> None:
+        self.alarms = list(alarms)
+        self.update(status_line(status, run_dir, now, step, seconds_per_step, alarms, cost))

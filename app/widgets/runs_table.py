@@ -3,7 +3,7 @@ the headline metric's last value; sortable by any column, filterable, rows can b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ class RunRow:
     steps_done: int | None
     seconds: float | None = None  # trained so far (summed step times: kept across a resume)
     eta_s: float | None = None  # from the recent step pace
+    alarms: list[Any] = field(default_factory=list)  # runners.alarms.Alarm
+    cost: float | None = None  # cost/total_usd so far (with a prices.toml)
+    cost_at_end: float | None = None
 
     @property
     def step(self) -> int | None:
@@ -45,14 +48,27 @@ def metrics_summary(row: dict[str, Any], workflow: str | None = None) -> str:
     return "  ".join(f"{key} {compact(float(row[key]), 4)}" for key in keys[:1])
 
 
+def alarm_badge(alarms: list[Any]) -> Content:
+    """`⚠ kl entropy` in the warning colour; empty when the run looks healthy."""
+    if not alarms:
+        return Content("")
+    return Content.styled("⚠ " + " ".join(a.kind for a in alarms), "bold $text-warning")
+
+
+def cost_text(cost: float | None, at_end: float | None) -> str:
+    if cost is None:
+        return "–"
+    return f"${cost:.2f}" + (f" → ${at_end:.2f}" if at_end is not None else "")
+
+
 def started_text(started: datetime | None) -> str:
     return started.strftime("%m-%d %H:%M") if started else "–"
 
 
 # (column key, title, sort value) — the sort values put missing ones last
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("run", "Run"), ("state", "State"), ("steps", "Steps"), ("eta", "ETA"), ("duration", "Duration"),
-    ("metrics", "Headline (last)"), ("started", "Started"), ("backend", "Backend"), ("workflow", "Workflow"),
+    ("run", "Run"), ("state", "State"), ("alerts", "Alerts"), ("steps", "Steps"), ("eta", "ETA"),
+    ("duration", "Duration"), ("metrics", "Headline (last)"), ("cost", "Cost"), ("started", "Started"), ("backend", "Backend"), ("workflow", "Workflow"),
     ("model", "Model"),
 )
 
@@ -65,6 +81,7 @@ def sort_value(row: RunRow, column: str, label: str) -> tuple:
         "started": status.started_at.timestamp() if status.started_at else None,
         "duration": row.seconds, "steps": row.step, "eta": row.eta_s,
         "metrics": (row.headline() or (None, None))[1],
+        "alerts": len(row.alarms) or None, "cost": row.cost,
     }
     value = values.get(column)
     return (value is None, value if value is not None else 0)
@@ -114,10 +131,12 @@ class RunsTable(DataTable[Any]):
                 # has the full path).
                 "run": ellipsize(self.label(row.run_dir), max(24, name_width + 16), keep_end=True),
                 "state": Content.styled(status.state, STATE_STYLES.get(status.state, "")),
+                "alerts": alarm_badge(row.alarms),
                 "steps": f"{step if step is not None else '–'}/{status.total_steps or '?'}",
                 "eta": format_duration(row.eta_s) if row.eta_s is not None else "–",
                 "duration": format_duration(row.seconds),
                 "metrics": metrics_summary(row.last_metrics, status.workflow),
+                "cost": cost_text(row.cost, row.cost_at_end),
                 "started": started_text(status.started_at),
                 "backend": status.backend or "–",
                 "workflow": status.workflow or "–",

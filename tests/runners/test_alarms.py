@@ -124,3 +124,18 @@ def test_list_runs_skips_run_subfolders(tmp_path):
     (run / "iteration_000001").mkdir()
     (run / "iteration_000001" / "metrics.jsonl").write_text("")
     assert [Path(s.run_dir) for s in list_runs([tmp_path])] == [run]
+
+
+def test_alarm_watch_reports_each_alarm_once_and_keeps_a_nan():
+    from cookbook_tui.runners.alarms import AlarmWatch
+
+    watch = AlarmWatch()
+    rows = rl_rows(optim__kl_sample_train_v1=lambda s: 0.02 if s >= 10 else 0.001)
+    started = [a.kind for row in rows for a in watch.feed(row)]
+    assert started == ["kl"]  # once, at step 10, though it stays high
+    assert [a.kind for a in watch.current] == ["kl"]
+    batch = AlarmWatch()
+    nan_rows = rl_rows()
+    nan_rows[3]["optim/kl_sample_train_v1"] = float("inf")
+    assert sorted(a.kind for a in batch.feed_rows(nan_rows)) == ["non_finite"]
+    assert [a.kind for a in batch.current] == ["non_finite"]  # later finite rows do not clear it

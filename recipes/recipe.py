@@ -34,7 +34,23 @@ class Recipe:
 
     @property
     def model_name(self) -> str:
+        if self.is_entry_module:  # [config].model_name, else the entry CLIConfig's default
+            return self.settings.get("entry_model") or "(the entry's default)"
         return self.settings["model"]["name"]
+
+    @property
+    def is_entry_module(self) -> bool:
+        """workflow = "cookbook": `entry` names a module run as `python -m entry key=value …`."""
+        return self.workflow == "cookbook"
+
+    @property
+    def entry(self) -> str | None:
+        return self.settings.get("entry")
+
+    @property
+    def cookbook_fields(self) -> dict[str, Any]:
+        """[cookbook] (curated workflows) or [config] (workflow "cookbook"): chz field values."""
+        return self.settings.get("config" if self.is_entry_module else "cookbook") or {}
 
     @property
     def has_warmup(self) -> bool:

@@ -139,6 +139,8 @@ class Field:
     maximum: float | None = None
     exclusive_minimum: bool = False
     is_path: bool = False
+    # Words accepted besides a value of `kind` ("auto": the cookbook picks the value).
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,9 @@ SECTIONS: dict[str, Section] = {
         "the model trained",
         {
             "name": Field("str", "HF model name or local folder", required=True),
-            "renderer": Field("str", "tinker-cookbook renderer", required=True, choices=RENDERERS),
+            "renderer": Field(
+                "str", "tinker-cookbook renderer (default: the one tinker_cookbook.model_info recommends for the model)", choices=RENDERERS
+            ),
             "lora_rank": Field("int", "LoRA rank", default=32, minimum=1, maximum=1024),
             "load_checkpoint": Field(
                 "str", "start from this tinker:// state path, or \"warmup\" / \"warmup:N\" for the [warmup] stage's final / step-N weights"
@@ -284,7 +288,14 @@ SECTIONS: dict[str, Section] = {
     "training": Section(
         "optimisation and cadence",
         {
-            "learning_rate": Field("float", "peak Adam learning rate", default=1e-4, minimum=0, exclusive_minimum=True),
+            "learning_rate": Field(
+                "float",
+                "peak Adam learning rate, or \"auto\": tinker_cookbook.hyperparam_utils.get_lr for the model (LoRA)",
+                default=1e-4,
+                minimum=0,
+                exclusive_minimum=True,
+                words=("auto",),
+            ),
             "lr_schedule": Field("str", "learning-rate schedule (sl, dpo)", default="linear", choices=LR_SCHEDULES),
             "num_epochs": Field("int", "passes over the data (sl, dpo)", default=1, minimum=1),
             "max_steps": Field("int", "stop after this many steps", minimum=1),

@@ -34,6 +34,7 @@ from cookbook_tui.recipes.schema import (
     RUNNER_FIELDS,
     ENV_WORKFLOWS,
     HUB_DATASETS,
+    RENDERERS,
     SECTIONS,
     TOP_LEVEL,
     WORKFLOWS,
@@ -108,10 +109,13 @@ class _Checker:
 
 
 def _check_value(chk: _Checker, field: str, spec: Field, value: Any) -> bool:
+    if isinstance(value, str) and value in spec.words:
+        return True
     kind = _kind_of(value)
     accepted = {spec.kind} | ({"int"} if spec.kind == "float" else set())
     if kind not in accepted:
-        chk.add(field, f"must be {_KIND_NAMES[spec.kind]}, got {_show(value)}", at_value=True)
+        words = "".join(f" or {_show(w)}" for w in spec.words)
+        chk.add(field, f"must be {_KIND_NAMES[spec.kind]}{words}, got {_show(value)}", at_value=True)
         return False
     if spec.choices is not None and value not in spec.choices:
         hint = _did_you_mean(value, spec.choices)
@@ -460,6 +464,58 @@ def _check_cookbook_tables(chk: _Checker, recipe: dict[str, Any], deep: bool) ->
         recipe["entry_model"] = _unrepr(model.default)
 
 
+TINY_MODEL_RENDERER = "qwen3_instruct"  # mirrors runners.tiny_model
+
+
+def recommended_renderer(model: str) -> str | None:
+    """tinker_cookbook.model_info's first choice for `model` (a cheap import: no torch), or None."""
+    if model == TINY_MODEL_NAME:  # registered with model_info inside runner processes only
+        return TINY_MODEL_RENDERER
+    try:
+        from tinker_cookbook import model_info
+
+        return model_info.get_recommended_renderer_name(model)
+    except Exception:  # unknown organisation or model, or a local folder: no recommendation
+        return None
+
+
+def _resolve_model_defaults(chk: _Checker, recipe: dict[str, Any], deep: bool) -> None:
+    """model.renderer left out: the cookbook's recommendation; learning_rate = "auto": checked
+    with get_lr when validating deeply (the runner resolves it)."""
+    model = recipe.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        return
+    if model.get("renderer") is None:
+        renderer = recommended_renderer(model["name"])
+        if renderer is None:
+            chk.add(
+                "model.renderer",
+                f"tinker_cookbook.model_info has no renderer for {model['name']!r}: set model.renderer to one of "
+                + ", ".join(RENDERERS),
+            )
+        else:
+            model["renderer"] = renderer
+    if deep and recipe.get("training", {}).get("learning_rate") == "auto" and model["name"] != TINY_MODEL_NAME:
+        try:
+            from tinker_cookbook.hyperparam_utils import get_lr
+
+            get_lr(model["name"])
+        except Exception as exc:
+            chk.add(
+                "training.learning_rate",
+                f"\"auto\": tinker_cookbook.hyperparam_utils.get_lr has no value for {model['name']!r} "
+                f"({type(exc).__name__}: {_first_line(exc)}); give a number",
+                at_value=True,
+                # The service may still know it; this machine may only lack the hub.
+                severity="warning" if recipe.get("backend") == "tinker" else "error",
+            )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def _tracker_installed() -> bool:
     """tinker-cookbook's ml_log sends `wandb_project` to W&B and to Trackio, whichever is
     installed, and silently to neither otherwise."""
@@ -561,6 +617,7 @@ def check_recipe_text(
     base = base_dir if base_dir is not None else base_dir_for(source)
     hub = _check_workflow_needs(chk, recipe, base, deep)
     _check_cookbook_tables(chk, recipe, deep)
+    _resolve_model_defaults(chk, recipe, deep)
     _check_backend(chk, recipe, hub, dict(os.environ) if environ is None else environ)
     if deep:
         _check_hub(chk, recipe, hub)

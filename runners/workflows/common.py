@@ -91,6 +91,19 @@ def heldout_sampler_factory(recipe: Any, ctx: StageContext, prompts: Callable[[A
     )
 
 
+def learning_rate(recipe: Any) -> float:
+    """training.learning_rate, with "auto" as tinker-cookbook's get_lr for the model (LoRA)."""
+    value = recipe.section("training")["learning_rate"]
+    if value != "auto":
+        return value
+    from tinker_cookbook import hyperparam_utils
+
+    from cookbook_tui.runners.tiny_model import register_with_cookbook
+
+    register_with_cookbook()  # get_lr knows the tiny model inside runner processes
+    return hyperparam_utils.get_lr(recipe.model_name)
+
+
 def chz_values(fields: dict[str, Any], schema: Any, prefix: str = "") -> dict[str, Any]:
     """A `[cookbook]`/`[config]` table as chz Blueprint arguments: a sub-table for a nested chz
     config becomes dotted keys (`async_config.max_steps_off_policy`); a table for a dict-typed

@@ -19,6 +19,7 @@ from cookbook_tui.runners.workflows.common import (
     expected_steps,
     heldout_sampler_factory,
     load_entry_point,
+    learning_rate,
     make_config,
 )
 from cookbook_tui.runners.workflows.datasets import PromptFileDatasetBuilder, materialize_jsonl, prompt_messages, reference_answer
@@ -61,7 +62,7 @@ def build(recipe: Recipe, ctx: StageContext) -> Stage:
         recipe,
         train_on_policy.Config,
         dict(
-            learning_rate=tr["learning_rate"],
+            learning_rate=learning_rate(recipe),
             dataset_configs=[
                 DistillationDatasetConfig(
                     dataset_builder=RecordingRLDatasetBuilder(

@@ -7,7 +7,7 @@ from tinker_cookbook.preference.dpo_datasets import DPODatasetBuilderFromCompari
 
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.recipes.schema import HUB_DATASETS
-from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, load_entry_point, make_config
+from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, learning_rate, load_entry_point, make_config
 from cookbook_tui.runners.workflows.datasets import ComparisonFileBuilder, materialize_jsonl
 from cookbook_tui.runners.workflows.sl import common_config, file_rows, heldout_sampler_builder
 
@@ -38,7 +38,7 @@ def build(recipe: Recipe, ctx: StageContext) -> Stage:
             dataset_builder=builder,
             load_checkpoint_path=ctx.load_checkpoint,
             renderer_name=model["renderer"],
-            learning_rate=tr["learning_rate"],
+            learning_rate=learning_rate(recipe),
             lr_schedule=tr["lr_schedule"],
             num_epochs=tr["num_epochs"],
             dpo_beta=recipe.section("dpo")["beta"],

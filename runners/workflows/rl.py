@@ -10,7 +10,7 @@ from tinker_cookbook.rl.types import RLDatasetBuilder
 
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.runners.samples import RecordingRLDatasetBuilder
-from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, load_entry_point, make_config
+from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, learning_rate, load_entry_point, make_config
 from cookbook_tui.runners.workflows.envs import ArithmeticDatasetBuilder, GuessNumberDatasetBuilder
 
 
@@ -63,7 +63,7 @@ def build(recipe: Recipe, ctx: StageContext) -> Stage:
         recipe,
         train.Config,
         dict(
-            learning_rate=tr["learning_rate"],
+            learning_rate=learning_rate(recipe),
             dataset_builder=RecordingRLDatasetBuilder(
                 inner=env_dataset_builder(recipe),
                 run_dir=str(ctx.run_dir),

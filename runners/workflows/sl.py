@@ -18,6 +18,7 @@ from cookbook_tui.runners.workflows.common import (
     expected_steps,
     heldout_sampler_factory,
     load_entry_point,
+    learning_rate,
     make_config,
     train_on,
 )
@@ -84,7 +85,7 @@ def build(recipe: Recipe, ctx: StageContext) -> Stage:
             load_checkpoint_path=ctx.load_checkpoint,
             renderer_name=model["renderer"],
             dataset_builder=builder,
-            learning_rate=tr["learning_rate"],
+            learning_rate=learning_rate(recipe),
             lr_schedule=tr["lr_schedule"],
             num_epochs=tr["num_epochs"],
             lora_rank=model["lora_rank"],

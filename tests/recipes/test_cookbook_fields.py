@@ -192,3 +192,60 @@ def test_schema_from_a_subprocess_is_cached_on_disk(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(chz_schema, "_in_subprocess", chz_schema.describe)
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "seed" in chz_schema.schema_for("my_recipe_mod:CLIConfig").fields
+
+
+SL = """\
+workflow = "sl"
+
+[model]
+name = "cookbook-tui/tiny-chat"
+
+[dataset]
+path = "bundled:arithmetic_chat.jsonl"
+
+[training]
+learning_rate = "auto"
+"""
+
+
+def test_renderer_defaults_from_model_info_or_lists_the_choices() -> None:
+    recipe = recipe_from_text(SL, "r.toml")
+    assert recipe.section("model")["renderer"] == "qwen3_instruct"
+    qwen = recipe_from_text('backend = "tinker"\n' + SL.replace("cookbook-tui/tiny-chat", "Qwen/Qwen3-8B"), "r.toml", environ={"TINKER_API_KEY": "k"})
+    from tinker_cookbook import model_info
+
+    assert qwen.section("model")["renderer"] == model_info.get_recommended_renderer_name("Qwen/Qwen3-8B")
+    issue = only('backend = "tinker"\n' + SL.replace("cookbook-tui/tiny-chat", "someone/their-model"), environ={"TINKER_API_KEY": "k"})
+    assert issue.field == "model.renderer" and "someone/their-model" in issue.message
+    assert "qwen3_instruct" in issue.message and "llama3" in issue.message and "role_colon" in issue.message
+
+
+def test_learning_rate_auto_uses_the_cookbook(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinker_cookbook import hyperparam_utils
+
+    from cookbook_tui.runners.tiny_model import TINY_MODEL_LR
+    from cookbook_tui.runners.workflows.common import learning_rate
+
+    assert learning_rate(recipe_from_text(SL, "r.toml")) == TINY_MODEL_LR
+    qwen = recipe_from_text('backend = "tinker"\n' + SL.replace("cookbook-tui/tiny-chat", "Qwen/Qwen3-8B"), "r.toml", environ={"TINKER_API_KEY": "k"})
+    assert learning_rate(qwen) == hyperparam_utils.get_lr("Qwen/Qwen3-8B")
+    issue = only(SL.replace('"auto"', '"fast"'))
+    assert issue.field == "training.learning_rate" and issue.message == 'must be a number or "auto", got "fast"'
+
+
+def test_model_info_knows_the_tiny_model_in_runner_processes(tiny_model_path: Path) -> None:
+    from tinker_cookbook import hyperparam_utils, model_info
+
+    from cookbook_tui.runners.tiny_model import MODEL_SHAPE, TINY_MODEL_NAME, register_with_cookbook
+
+    register_with_cookbook()
+    register_with_cookbook()  # idempotent
+    assert model_info.get_recommended_renderer_name(TINY_MODEL_NAME) == "qwen3_instruct"
+    assert model_info.get_recommended_renderer_name(str(tiny_model_path)) == "qwen3_instruct"
+    assert model_info.get_model_attributes("Qwen/Qwen3-8B").organization == "Qwen"  # others unchanged
+    assert hyperparam_utils.get_lr(TINY_MODEL_NAME) > 0
+    # The cookbook's prompts fit: guess_number's 1030 tokens, prompt_distillation's ~2.9k.
+    assert MODEL_SHAPE["max_position_embeddings"] >= 4096
+    config = json.loads((tiny_model_path / "config.json").read_text())
+    tokenizer = json.loads((tiny_model_path / "tokenizer_config.json").read_text())
+    assert config["max_position_embeddings"] >= 4096 and tokenizer["model_max_length"] >= 4096

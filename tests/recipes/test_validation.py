@@ -56,7 +56,7 @@ def test_unknown_section_suggests_the_close_one() -> None:
 
 def test_wrong_type_names_key_value_and_line() -> None:
     [issue] = errors(GOOD.replace("learning_rate = 1e-3", 'learning_rate = "fast"'))
-    assert str(issue) == 'r.toml:12:17: training.learning_rate: must be a number, got "fast"'
+    assert str(issue) == 'r.toml:12:17: training.learning_rate: must be a number or "auto", got "fast"'
 
 
 def test_bool_is_not_an_int() -> None:

@@ -340,6 +340,12 @@ def _in_subprocess(target: str) -> ConfigSchema:
     return ConfigSchema.from_json(answer)
 
 
+def may_import_here() -> bool:
+    """Whether this process may import cookbook modules itself: anything but the TUI (the one
+    process with textual loaded: the core never imports it), or once the cookbook is in anyway."""
+    return "textual" not in sys.modules or "tinker_cookbook" in sys.modules
+
+
 def schema_for(target: str, *, in_process: bool = False) -> ConfigSchema:
     """The schema of `target`, cached; raises SchemaUnavailable with a one-line reason."""
     cached = _MEMORY.get(target)

@@ -13,12 +13,18 @@ import importlib
 import json
 import os
 import re
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.recipes.chz_schema import ENTRY_POINT_RE, ConfigField, ConfigSchema, SchemaUnavailable, schema_for
+from cookbook_tui.recipes.chz_schema import (
+    ENTRY_POINT_RE,
+    ConfigField,
+    ConfigSchema,
+    SchemaUnavailable,
+    may_import_here,
+    schema_for,
+)
 from cookbook_tui.recipes.hub import check_hub_repo
 from cookbook_tui.recipes.issues import RecipeIssue
 from cookbook_tui.recipes.locate import key_positions, value_column
@@ -415,12 +421,10 @@ def _check_chz_table(
 
 
 def _schema(chk: _Checker, field: str, target: str, deep: bool) -> ConfigSchema | None:
-    # Only the TUI (the one process with textual loaded: the core never imports it) must not
-    # import the cookbook: its editor asks a subprocess once, then the disk cache. The CLI and the
-    # runner read the class in their own process; they import the cookbook anyway.
-    in_process = deep or "tinker_cookbook" in sys.modules or "textual" not in sys.modules
+    # The TUI's editor asks a subprocess once, then the disk cache; the CLI and the runner read
+    # the class in their own process (they import the cookbook anyway).
     try:
-        return schema_for(target, in_process=in_process)
+        return schema_for(target, in_process=deep or may_import_here())
     except SchemaUnavailable as exc:
         chk.add(field, str(exc), at_value=True)
         return None

@@ -249,3 +249,18 @@ def test_model_info_knows_the_tiny_model_in_runner_processes(tiny_model_path: Pa
     config = json.loads((tiny_model_path / "config.json").read_text())
     tokenizer = json.loads((tiny_model_path / "tokenizer_config.json").read_text())
     assert config["max_position_embeddings"] >= 4096 and tokenizer["model_max_length"] >= 4096
+
+
+def test_field_help_names_type_default_and_doc() -> None:
+    from cookbook_tui.recipes.field_help import field_help
+
+    lines = RL.splitlines()
+    at = {line.split(" ")[0]: n for n, line in enumerate(lines, start=1)}
+    assert field_help(RL, at["compute_post_kl"]) == (
+        "cookbook.compute_post_kl: bool (default False) — Compute extra post-update KL metrics (adds overhead)."
+    )
+    assert field_help(RL, at["max_steps_off_policy"]).startswith("cookbook.async_config.max_steps_off_policy: int (required) — ")
+    assert field_help(RL, at["[cookbook]"]).startswith("[cookbook]: fields of tinker_cookbook.rl.train:Config")
+    assert field_help(RL, 4).startswith("model.name: str (required) — ")
+    assert field_help(ENTRY, 7).startswith("config.max_steps_off_policy: int | None (default None)")
+    assert field_help(RL, 2) is None  # a blank line

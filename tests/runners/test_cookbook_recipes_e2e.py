@@ -59,7 +59,7 @@ def test_bundled_cookbook_module_recipe_records_every_step(tmp_path: Path, name:
 
 
 def test_rl_workflow_with_a_cookbook_table_learns(tmp_path: Path) -> None:
-    recipe = reduced_recipe("arithmetic-rl-stream", tmp_path, training={"max_steps": 15})
+    recipe = BUNDLED_DIR / "arithmetic-rl-stream.toml"  # 15 steps, as bundled
     run_dir = tmp_path / "run"
     _finished(recipe, run_dir)
     assert _steps(run_dir) == list(range(15))

@@ -37,7 +37,7 @@ class EditorScreen(ReportsWorkerErrors, Screen[None]):
         Binding("ctrl+r", "launch", "Launch", id="editor.launch"),
         Binding("f8", "next_problem", "Next problem", id="editor.next_problem"),
         # Hidden from the footer (its snapshots stay as they are); listed in the help screen.
-        Binding("f6", "field_help", "Field help", id="editor.field_help", show=False),
+        Binding("f3", "field_help", "Field help", id="editor.field_help", show=False),
         Binding("escape", "back", "Back", id="editor.back"),
     ]
 
@@ -166,7 +166,7 @@ class EditorScreen(ReportsWorkerErrors, Screen[None]):
         from cookbook_tui.recipes.field_help import field_help
 
         help_text = field_help(text, line) or "No recipe key on this line."
-        self.app.call_from_thread(self.notify, help_text, title="Field help", timeout=10)
+        self.app.call_from_thread(self.notify, help_text, title="Field help", timeout=10, markup=False)
 
     # Saving: the text exactly as typed (comments and layout are the user's), atomically.
     def action_save(self) -> None:

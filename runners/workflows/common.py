@@ -113,6 +113,12 @@ def chz_values(fields: dict[str, Any], schema: Any, prefix: str = "") -> dict[st
         spec = schema.fields.get(key) if schema is not None else None
         if isinstance(value, dict) and spec is not None and spec.nested is not None:
             out.update(chz_values(value, spec.nested, f"{prefix}{key}."))
+        elif isinstance(value, str) and spec is not None and not {"str", "literal", "any"} & set(spec.kinds):
+            import chz
+
+            out[f"{prefix}{key}"] = chz.Castable(value)  # "package.module:Name" for a class-typed field
+        elif isinstance(value, list) and spec is not None and spec.type.startswith("tuple"):
+            out[f"{prefix}{key}"] = tuple(value)
         else:
             out[f"{prefix}{key}"] = value
     return out

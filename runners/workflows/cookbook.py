@@ -33,7 +33,9 @@ def _arg(value: Any) -> str:
         return "True" if value else "False"
     if isinstance(value, str):
         return value
-    return repr(value)  # numbers; arrays and tables as Python literals (ast.literal_eval)
+    if isinstance(value, list) and all(isinstance(v, (bool, int, float, str)) for v in value):
+        return ",".join(_arg(v) for v in value)  # chz splits lists and tuples on commas
+    return repr(value)  # numbers; tables as Python literals (ast.literal_eval)
 
 
 def config_argv(fields: dict[str, Any], schema: ConfigSchema | None, prefix: str = "") -> list[str]:

@@ -39,6 +39,16 @@ class Recipe:
         return self.settings["model"]["name"]
 
     @property
+    def renderer_name(self) -> str | None:
+        """The renderer the run used: model.renderer (defaulted from model_info by the
+        validator), or an entry module's [config].renderer_name, else model_info's choice."""
+        if not self.is_entry_module:
+            return self.settings["model"]["renderer"]
+        from cookbook_tui.recipes.validate import recommended_renderer
+
+        return self.cookbook_fields.get("renderer_name") or recommended_renderer(self.model_name)
+
+    @property
     def is_entry_module(self) -> bool:
         """workflow = "cookbook": `entry` names a module run as `python -m entry key=value …`."""
         return self.workflow == "cookbook"

@@ -181,3 +181,28 @@ def test_tinker_backend_against_cookbook_tui_serve(tmp_path: Path) -> None:
     finally:
         serve.terminate()
         serve.wait(timeout=30)
+
+
+def test_a_cookbook_module_run_resumes_after_kill_9(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from run_helpers import start_cli
+
+    recipe = tmp_path / "stream.toml"
+    recipe.write_text(
+        (BUNDLED_DIR / "math-rl-stream.toml").read_text().replace("max_steps = 3", "max_steps = 6").replace("save_every = 0", "save_every = 2")
+    )
+    run_dir = tmp_path / "run"
+    proc = start_cli("--run", str(recipe), "--log-dir", str(run_dir), "--quiet")
+    deadline = time.monotonic() + 240
+    while not (len(rundir.read_metrics(run_dir)) >= 3 and rundir.last_checkpoint(run_dir)):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended or hung before step 3"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert len(rundir.read_metrics(run_dir)) < 6
+    out = cli("--resume", str(run_dir), "--quiet")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    assert rundir.read_status(run_dir)["state"] == "finished"
+    assert _steps(run_dir) == list(range(6))  # every step exactly once across the kill

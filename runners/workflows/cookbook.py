@@ -80,15 +80,49 @@ def _environment(base_url: str | None) -> Iterator[None]:
             os.environ["TINKER_BASE_URL"] = saved
 
 
+ROLLOUTS_PER_STEP = 4
+
+
+@contextlib.contextmanager
+def _recording_rollouts(run_dir: str) -> Iterator[None]:
+    """Rollouts into samples.jsonl, as the curated RL workflows write them: an RL module builds
+    its own rl.train.Config, so `tinker_cookbook.rl.train.main` is wrapped for the run to record
+    through that Config's dataset builder. The module, executed afresh as `__main__`, binds the
+    wrapper whether it calls `train.main(...)` or imported `main` by name."""
+    import chz
+    from tinker_cookbook.rl import train
+
+    from cookbook_tui.runners.samples import RecordingRLDatasetBuilder
+
+    original = train.main
+
+    async def main(config: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(config, train.Config) and config.log_path == run_dir:
+            recording = RecordingRLDatasetBuilder(
+                inner=config.dataset_builder,
+                run_dir=run_dir,
+                model_name_for_tokenizer=config.model_name,
+                per_step=ROLLOUTS_PER_STEP,
+            )
+            config = chz.replace(config, dataset_builder=recording)
+        return await original(config, *args, **kwargs)
+
+    train.main = main
+    try:
+        yield
+    finally:
+        train.main = original
+
+
 class EntryFailed(RuntimeError):
     """The entry module exited with a non-zero status."""
 
 
-def run_entry(entry: str, argv: list[str], base_url: str | None) -> None:
+def run_entry(entry: str, argv: list[str], base_url: str | None, run_dir: str) -> None:
     saved_argv = sys.argv
     sys.argv = [entry, *argv]
     try:
-        with _environment(base_url), warnings.catch_warnings():
+        with _environment(base_url), _recording_rollouts(run_dir), warnings.catch_warnings():
             # The validator imported the module by name; runpy then warns that `__main__` is a
             # second copy, which is exactly what `python -m` would run.
             warnings.filterwarnings("ignore", message=".*found in sys.modules.*", category=RuntimeWarning)
@@ -121,7 +155,7 @@ def build(recipe: Recipe, ctx: StageContext) -> Stage:
     return Stage(
         "train",
         config,
-        lambda: run_entry(entry, argv, ctx.base_url),
+        lambda: run_entry(entry, argv, ctx.base_url, str(ctx.log_path)),
         max_steps if isinstance(max_steps, int) else None,
         command=["python", "-m", entry, *argv],
     )

@@ -49,6 +49,10 @@ def test_bundled_cookbook_module_recipe_records_every_step(tmp_path: Path, name:
     assert all("env/all/reward/total" in r and "optim/entropy" in r for r in rows)
     config = json.loads((run_dir / "config.json").read_text())
     assert config["log_path"] == str(run_dir)  # the runner pointed the module at the run dir
+    # The module's own rl.train.Config recorded its rollouts for the Samples pane.
+    rollouts = rundir.read_samples(run_dir)
+    assert rollouts and all(r["kind"] == "rollout" and r["completion"] is not None for r in rollouts)
+    assert {r["step"] for r in rollouts} <= set(range(steps + 1))
     if name == "math-rl-async":
         # No renderer_name in the recipe: math_rl asked tinker_cookbook.model_info, which knows
         # the tiny model inside the runner; async_config came from max_steps_off_policy.

@@ -41,7 +41,9 @@ def sample_reply(run_dir: Path, sampler_path: str, prompt: str, max_tokens: int 
 
     service = _service_client(recipe)
     sampler = service.create_sampling_client(model_path=sampler_path)
-    renderer = renderers.get_renderer(recipe.settings["model"]["renderer"], get_tokenizer(recipe.model_name))
+    if recipe.renderer_name is None:
+        raise ChatUnavailable(f"{recipe_file} names no renderer for {recipe.model_name}")
+    renderer = renderers.get_renderer(recipe.renderer_name, get_tokenizer(recipe.model_name))
     model_input = renderer.build_generation_prompt([{"role": "user", "content": prompt}])
     params = tinker.SamplingParams(max_tokens=max_tokens, temperature=0.0, stop=renderer.get_stop_sequences())
     response = sampler.sample(model_input, num_samples=1, sampling_params=params).result(timeout=REPLY_TIMEOUT_S)

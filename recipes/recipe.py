@@ -34,7 +34,33 @@ class Recipe:
 
     @property
     def model_name(self) -> str:
+        if self.is_entry_module:  # [config].model_name, else the entry CLIConfig's default
+            return self.settings.get("entry_model") or "(the entry's default)"
         return self.settings["model"]["name"]
+
+    @property
+    def renderer_name(self) -> str | None:
+        """The renderer the run used: model.renderer (defaulted from model_info by the
+        validator), or an entry module's [config].renderer_name, else model_info's choice."""
+        if not self.is_entry_module:
+            return self.settings["model"]["renderer"]
+        from cookbook_tui.recipes.validate import recommended_renderer
+
+        return self.cookbook_fields.get("renderer_name") or recommended_renderer(self.model_name)
+
+    @property
+    def is_entry_module(self) -> bool:
+        """workflow = "cookbook": `entry` names a module run as `python -m entry key=value …`."""
+        return self.workflow == "cookbook"
+
+    @property
+    def entry(self) -> str | None:
+        return self.settings.get("entry")
+
+    @property
+    def cookbook_fields(self) -> dict[str, Any]:
+        """[cookbook] (curated workflows) or [config] (workflow "cookbook"): chz field values."""
+        return self.settings.get("config" if self.is_entry_module else "cookbook") or {}
 
     @property
     def has_warmup(self) -> bool:

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WORKFLOWS = ("sl", "rl", "dpo", "distill", "multiturn_rl")
+# The curated workflows: our sections map onto the cookbook loop's Config (runners/workflows).
+CURATED_WORKFLOWS = ("sl", "rl", "dpo", "distill", "multiturn_rl")
+# "cookbook": any module shaped like tinker-cookbook's recipes/*/train.py (`entry`, `[config]`).
+COOKBOOK_WORKFLOW = "cookbook"
+WORKFLOWS = CURATED_WORKFLOWS + (COOKBOOK_WORKFLOW,)
 BACKENDS = ("local", "tinker")
 ROLLOUT_WORKFLOWS = ("rl", "distill", "multiturn_rl")
 DATASET_WORKFLOWS = ("sl", "dpo", "distill")
@@ -135,13 +139,15 @@ class Field:
     maximum: float | None = None
     exclusive_minimum: bool = False
     is_path: bool = False
+    # Words accepted besides a value of `kind` ("auto": the cookbook picks the value).
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Section:
     doc: str
     fields: dict[str, Field]
-    workflows: tuple[str, ...] = WORKFLOWS
+    workflows: tuple[str, ...] = CURATED_WORKFLOWS
 
 
 TOP_LEVEL: dict[str, Field] = {
@@ -149,6 +155,84 @@ TOP_LEVEL: dict[str, Field] = {
     "description": Field("str", "one line shown in the recipe list", default=""),
     "workflow": Field("str", "what tinker-cookbook loop trains", required=True, choices=WORKFLOWS),
     "backend": Field("str", "local engine or the Tinker service", default="local", choices=BACKENDS),
+    "entry": Field("str", "workflow \"cookbook\": the module to run, like tinker_cookbook.recipes.math_rl.train"),
+}
+
+# Tables whose keys are the fields of a chz config class read from the installed code
+# (recipes/chz_schema.py), not a list of ours.
+FREE_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cookbook": ("fields of the tinker-cookbook Config the workflow builds (nested configs as sub-tables)", CURATED_WORKFLOWS),
+    "config": ("fields of the entry module's CLIConfig (nested configs as sub-tables)", (COOKBOOK_WORKFLOW,)),
+}
+# What a `cookbook` recipe's entry module defines and parses in its `__main__`.
+ENTRY_CONFIG_CLASS = "CLIConfig"
+
+# The runner supplies these to an entry module's CLIConfig (when the class has them).
+RUN_DIR_FIELD = "log_path"
+RUNNER_FIELDS: dict[str, str] = {
+    "log_path": "set by cookbook-tui: the run dir (runs/<name>/<time>/, or --log-dir)",
+    "base_url": "set by cookbook-tui from backend (local: the engine's URL; tinker: TINKER_BASE_URL)",
+    "behavior_if_log_dir_exists": "set by cookbook-tui (\"resume\": --resume continues the run dir)",
+}
+
+_RUN_DIR = "set by cookbook-tui: the run dir"
+_BACKEND = "set by cookbook-tui from backend"
+_SHARED = {
+    "log_path": _RUN_DIR,
+    "base_url": _BACKEND,
+    "model_name": "model.name",
+    "recipe_name": "name",
+    "load_checkpoint_path": "model.load_checkpoint",
+    "renderer_name": "model.renderer",
+    "lora_rank": "model.lora_rank",
+    "learning_rate": "training.learning_rate",
+    "save_every": "training.save_every",
+    "eval_every": "training.eval_every",
+    "max_steps": "training.max_steps",
+}
+_SUPERVISED = {
+    **_SHARED,
+    "dataset_builder": "[dataset]",
+    "lr_schedule": "training.lr_schedule",
+    "num_epochs": "training.num_epochs",
+    "adam_beta1": "training.adam_beta1",
+    "adam_beta2": "training.adam_beta2",
+    "adam_eps": "training.adam_eps",
+    "infrequent_evaluator_builders": "[samples]",
+    "infrequent_eval_every": "samples.every",
+}
+_ROLLOUTS = {
+    "max_tokens": "rollouts.max_tokens",
+    "temperature": "rollouts.temperature",
+    "kl_penalty_coef": "training.kl_penalty",
+    "kl_discount_factor": "training.kl_discount",
+    "loss_fn": "training.loss",
+    "num_substeps": "training.num_substeps",
+}
+_RL = {**_SHARED, **_ROLLOUTS, "dataset_builder": "[env]", "kl_reference_config": "training.kl_penalty"}
+
+
+@dataclass(frozen=True)
+class CookbookConfig:
+    """The chz Config class a curated workflow builds, and the fields our sections set on it
+    (config field -> the recipe key that sets it): `[cookbook]` may set every other field."""
+
+    target: str
+    owned: dict[str, str]
+
+
+COOKBOOK_CONFIGS: dict[str, CookbookConfig] = {
+    "sl": CookbookConfig("tinker_cookbook.supervised.train:Config", _SUPERVISED),
+    "dpo": CookbookConfig(
+        "tinker_cookbook.preference.train_dpo:Config",
+        {**_SUPERVISED, "dpo_beta": "dpo.beta", "reference_model_name": "dpo.reference_model"},
+    ),
+    "rl": CookbookConfig("tinker_cookbook.rl.train:Config", _RL),
+    "multiturn_rl": CookbookConfig("tinker_cookbook.rl.train:Config", _RL),
+    "distill": CookbookConfig(
+        "tinker_cookbook.distillation.train_on_policy:Config",
+        {**_SHARED, **_ROLLOUTS, "dataset_configs": "[dataset] and [teacher]", "evaluator_builders": "[samples]"},
+    ),
 }
 
 SECTIONS: dict[str, Section] = {
@@ -156,7 +240,9 @@ SECTIONS: dict[str, Section] = {
         "the model trained",
         {
             "name": Field("str", "HF model name or local folder", required=True),
-            "renderer": Field("str", "tinker-cookbook renderer", required=True, choices=RENDERERS),
+            "renderer": Field(
+                "str", "tinker-cookbook renderer (default: the one tinker_cookbook.model_info recommends for the model)", choices=RENDERERS
+            ),
             "lora_rank": Field("int", "LoRA rank", default=32, minimum=1, maximum=1024),
             "load_checkpoint": Field(
                 "str", "start from this tinker:// state path, or \"warmup\" / \"warmup:N\" for the [warmup] stage's final / step-N weights"
@@ -202,7 +288,14 @@ SECTIONS: dict[str, Section] = {
     "training": Section(
         "optimisation and cadence",
         {
-            "learning_rate": Field("float", "peak Adam learning rate", default=1e-4, minimum=0, exclusive_minimum=True),
+            "learning_rate": Field(
+                "float",
+                "peak Adam learning rate, or \"auto\": tinker_cookbook.hyperparam_utils.get_lr for the model (LoRA)",
+                default=1e-4,
+                minimum=0,
+                exclusive_minimum=True,
+                words=("auto",),
+            ),
             "lr_schedule": Field("str", "learning-rate schedule (sl, dpo)", default="linear", choices=LR_SCHEDULES),
             "num_epochs": Field("int", "passes over the data (sl, dpo)", default=1, minimum=1),
             "max_steps": Field("int", "stop after this many steps", minimum=1),

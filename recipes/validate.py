@@ -17,24 +17,45 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from cookbook_tui.recipes.chz_schema import (
+    ENTRY_POINT_RE,
+    ConfigField,
+    ConfigSchema,
+    SchemaUnavailable,
+    may_import_here,
+    schema_for,
+)
 from cookbook_tui.recipes.hub import check_hub_repo
 from cookbook_tui.recipes.issues import RecipeIssue
 from cookbook_tui.recipes.locate import key_positions, value_column
 from cookbook_tui.recipes.paths import base_dir_for, resolve_data_path
 from cookbook_tui.recipes.schema import (
     BUNDLED_ENVS,
+    COOKBOOK_CONFIGS,
+    COOKBOOK_WORKFLOW,
     DATASET_WORKFLOWS,
+    ENTRY_CONFIG_CLASS,
+    FREE_TABLES,
+    RUN_DIR_FIELD,
+    RUNNER_FIELDS,
     ENV_WORKFLOWS,
     HUB_DATASETS,
+    RENDERERS,
     SECTIONS,
     TOP_LEVEL,
+    WORKFLOWS,
     Field,
     warmup_ref_step,
 )
 
 TINY_MODEL_NAME = "cookbook-tui/tiny-chat"  # mirrors runners.tiny_model; recipes never import runners
-_ENTRY_POINT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_ENTRY_POINT_RE = ENTRY_POINT_RE
+_MODULE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+MISSING_KEY_MESSAGE = (
+    "backend \"tinker\" needs the TINKER_API_KEY environment variable to run "
+    "(or use backend = \"local\" to train on this machine)"
+)
 _KIND_NAMES = {
     "str": "a string",
     "int": "an integer",
@@ -94,10 +115,13 @@ class _Checker:
 
 
 def _check_value(chk: _Checker, field: str, spec: Field, value: Any) -> bool:
+    if isinstance(value, str) and value in spec.words:
+        return True
     kind = _kind_of(value)
     accepted = {spec.kind} | ({"int"} if spec.kind == "float" else set())
     if kind not in accepted:
-        chk.add(field, f"must be {_KIND_NAMES[spec.kind]}, got {_show(value)}", at_value=True)
+        words = "".join(f" or {_show(w)}" for w in spec.words)
+        chk.add(field, f"must be {_KIND_NAMES[spec.kind]}{words}, got {_show(value)}", at_value=True)
         return False
     if spec.choices is not None and value not in spec.choices:
         hint = _did_you_mean(value, spec.choices)
@@ -120,12 +144,22 @@ def _check_value(chk: _Checker, field: str, spec: Field, value: Any) -> bool:
 
 def _check_structure(chk: _Checker, data: dict[str, Any]) -> dict[str, Any]:
     """Types, ranges and unknown keys; returns the recipe with defaults filled in."""
-    known_top = list(TOP_LEVEL) + list(SECTIONS)
+    known_top = list(TOP_LEVEL) + list(SECTIONS) + list(FREE_TABLES)
     workflow = data.get("workflow")
     resolved: dict[str, Any] = {}
     for key, value in data.items():
         if key in TOP_LEVEL:
             if _check_value(chk, key, TOP_LEVEL[key], value):
+                resolved[key] = value
+            continue
+        if key in FREE_TABLES:
+            applies_to = FREE_TABLES[key][1]
+            if not isinstance(value, dict):
+                chk.add(key, f"must be a table ([{key}]), got {_show(value)}", at_value=True)
+            elif isinstance(workflow, str) and workflow in WORKFLOWS and workflow not in applies_to:
+                other = "config" if key == "cookbook" else "cookbook"
+                chk.add(key, f"[{key}] does not apply to workflow {workflow!r}: use [{other}]")
+            else:
                 resolved[key] = value
             continue
         if key not in SECTIONS:
@@ -134,6 +168,9 @@ def _check_structure(chk: _Checker, data: dict[str, Any]) -> dict[str, Any]:
         section = SECTIONS[key]
         if not isinstance(value, dict):
             chk.add(key, f"must be a table ([{key}]), got {_show(value)}", at_value=True)
+            continue
+        if workflow == COOKBOOK_WORKFLOW:
+            chk.add(key, f"section [{key}] does not apply to workflow \"cookbook\": the entry module's fields go in [config]")
             continue
         if isinstance(workflow, str) and workflow not in section.workflows:
             chk.add(key, f"section [{key}] applies to workflow {', '.join(section.workflows)}, not {workflow!r}")
@@ -148,6 +185,12 @@ def _check_structure(chk: _Checker, data: dict[str, Any]) -> dict[str, Any]:
         resolved.setdefault(key, data.get(key, spec.default))
         if spec.required and key not in data:
             chk.add(key, "required key is missing")
+    for key in FREE_TABLES:
+        resolved.setdefault(key, {})
+    if workflow == COOKBOOK_WORKFLOW and "entry" not in data:
+        chk.add("entry", "workflow \"cookbook\" needs entry = \"<module>\" (e.g. tinker_cookbook.recipes.math_rl.train)")
+    elif "entry" in data and isinstance(workflow, str) and workflow != COOKBOOK_WORKFLOW:
+        chk.add("entry", f"entry applies to workflow \"cookbook\" only, not {workflow!r}")
     for name, section in SECTIONS.items():
         given = data.get(name) if isinstance(data.get(name), dict) else None
         if isinstance(workflow, str) and workflow not in section.workflows:
@@ -319,6 +362,181 @@ def _check_warmup_refs(chk: _Checker, recipe: dict[str, Any], present: set[str])
         if value and warmup_ref_step(value) is False and not value.startswith("tinker://"):
             chk.add(field, f"must be a tinker:// path, \"warmup\" or \"warmup:N\", got {_show(value)}", at_value=True)
 
+# --- [cookbook] and [config]: fields of a chz class read from the installed code ---------------
+
+_TOML_KIND = {"bool": "bool", "int": "int", "float": "float", "str": "str", "table": "table", "array": "array"}
+
+
+def _accepts(spec: ConfigField, value: Any) -> bool:
+    kind = _kind_of(value)
+    kinds = set(spec.kinds)
+    if "any" in kinds:
+        return True
+    if kind == "int" and kinds & {"int", "float"}:
+        return True
+    if kind in ("bool", "float", "array") and kind in kinds:
+        return True
+    if kind == "table":
+        return bool(kinds & {"table", "chz"})
+    if kind == "str":
+        if "str" in kinds or ("literal" in kinds and value in (spec.choices or ())):
+            return True
+        # chz casts "package.module:Name" to a class or object for object-typed fields.
+        return bool(kinds & {"chz", "object"}) and bool(ENTRY_POINT_RE.match(value))
+    return False
+
+
+def _check_chz_value(chk: _Checker, dotted: str, spec: ConfigField, value: Any) -> None:
+    if isinstance(value, dict) and spec.nested is not None:
+        _check_chz_table(chk, dotted, value, spec.nested, {})
+        return
+    if _accepts(spec, value):
+        return
+    if isinstance(value, str) and "literal" in spec.kinds and spec.choices:
+        choices = [str(c) for c in spec.choices]
+        shown = ", ".join(choices) if len(choices) <= 10 else f"one of {len(choices)} values"
+        chk.add(dotted, f"must be one of {shown}, got {_show(value)}{_did_you_mean(value, choices)}", at_value=True)
+        return
+    chk.add(dotted, f"must be {spec.type}, got {_show(value)}", at_value=True)
+
+
+def _check_chz_table(
+    chk: _Checker, prefix: str, table: dict[str, Any], schema: ConfigSchema, refused: dict[str, str]
+) -> None:
+    for key, value in table.items():
+        dotted = f"{prefix}.{key}"
+        if key in refused:
+            where = refused[key]
+            hint = where if where.startswith("set by") else f"set it with {where} instead"
+            chk.add(dotted, f"{schema.target.rpartition(':')[2]}.{key} is already set by this recipe: {hint}")
+            continue
+        spec = schema.fields.get(key)
+        if spec is None:
+            chk.add(dotted, f"{schema.target} has no field {key!r}{_did_you_mean(key, list(schema.fields))}")
+            continue
+        _check_chz_value(chk, dotted, spec, value)
+    missing = [f.name for f in schema.fields.values() if f.required and f.name not in table]
+    if missing and table and prefix.count("."):  # a nested sub-table must give its required fields
+        chk.add(prefix, f"needs {', '.join(missing)} ({schema.target})")
+
+
+def _schema(chk: _Checker, field: str, target: str, deep: bool) -> ConfigSchema | None:
+    # The TUI's editor asks a subprocess once, then the disk cache; the CLI and the runner read
+    # the class in their own process (they import the cookbook anyway).
+    try:
+        return schema_for(target, in_process=deep or may_import_here())
+    except SchemaUnavailable as exc:
+        chk.add(field, str(exc), at_value=True)
+        return None
+
+
+def _check_cookbook_tables(chk: _Checker, recipe: dict[str, Any], deep: bool) -> None:
+    workflow = recipe.get("workflow")
+    table = "config" if workflow == COOKBOOK_WORKFLOW else "cookbook"
+    if recipe.get(table, {}).get("wandb_project") and not _tracker_installed():
+        chk.add(
+            f"{table}.wandb_project",
+            "needs a tracker: pip install 'cookbook-tui[wandb]' (Weights & Biases) "
+            "or 'cookbook-tui[trackio]' (Trackio, local)",
+            at_value=True,
+        )
+    if workflow in COOKBOOK_CONFIGS and recipe.get("cookbook"):
+        spec = COOKBOOK_CONFIGS[workflow]
+        schema = _schema(chk, "cookbook", spec.target, deep)
+        if schema is not None:
+            _check_chz_table(chk, "cookbook", recipe["cookbook"], schema, spec.owned)
+    if workflow != COOKBOOK_WORKFLOW or not isinstance(recipe.get("entry"), str):
+        return
+    entry = recipe["entry"]
+    if not _MODULE_RE.match(entry):
+        chk.add("entry", f"must be a module name like \"tinker_cookbook.recipes.math_rl.train\", got {_show(entry)}", at_value=True)
+        return
+    schema = _schema(chk, "entry", f"{entry}:{ENTRY_CONFIG_CLASS}", deep)
+    if schema is None:
+        return
+    if RUN_DIR_FIELD not in schema.fields:
+        chk.add("entry", f"{entry}.{ENTRY_CONFIG_CLASS} has no {RUN_DIR_FIELD} field: cookbook-tui cannot point it at the run dir", at_value=True)
+    config = recipe.get("config", {})
+    _check_chz_table(chk, "config", config, schema, RUNNER_FIELDS)
+    missing = [f.name for f in schema.fields.values() if f.required and f.name not in config and f.name not in RUNNER_FIELDS]
+    if missing:
+        chk.add("config", f"{entry}.{ENTRY_CONFIG_CLASS} needs {', '.join(missing)} (no default)")
+    model = schema.fields.get("model_name")
+    if "model_name" in config:
+        recipe["entry_model"] = config["model_name"]
+    elif model is not None and model.default:
+        recipe["entry_model"] = _unrepr(model.default)
+
+
+TINY_MODEL_RENDERER = "qwen3_instruct"  # mirrors runners.tiny_model
+
+
+def recommended_renderer(model: str) -> str | None:
+    """tinker_cookbook.model_info's first choice for `model` (a cheap import: no torch), or None."""
+    if model == TINY_MODEL_NAME:  # registered with model_info inside runner processes only
+        return TINY_MODEL_RENDERER
+    try:
+        from tinker_cookbook import model_info
+
+        return model_info.get_recommended_renderer_name(model)
+    except Exception:  # unknown organisation or model, or a local folder: no recommendation
+        return None
+
+
+def _resolve_model_defaults(chk: _Checker, recipe: dict[str, Any], deep: bool) -> None:
+    """model.renderer left out: the cookbook's recommendation; learning_rate = "auto": checked
+    with get_lr when validating deeply (the runner resolves it)."""
+    model = recipe.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        return
+    if model.get("renderer") is None:
+        renderer = recommended_renderer(model["name"])
+        if renderer is None:
+            chk.add(
+                "model.renderer",
+                f"tinker_cookbook.model_info has no renderer for {model['name']!r}: set model.renderer to one of "
+                + ", ".join(RENDERERS),
+            )
+        else:
+            model["renderer"] = renderer
+    if deep and recipe.get("training", {}).get("learning_rate") == "auto" and model["name"] != TINY_MODEL_NAME:
+        try:
+            from tinker_cookbook.hyperparam_utils import get_lr
+
+            get_lr(model["name"])
+        except Exception as exc:
+            chk.add(
+                "training.learning_rate",
+                f"\"auto\": tinker_cookbook.hyperparam_utils.get_lr has no value for {model['name']!r} "
+                f"({type(exc).__name__}: {_first_line(exc)}); give a number",
+                at_value=True,
+                # The service may still know it; this machine may only lack the hub.
+                severity="warning" if recipe.get("backend") == "tinker" else "error",
+            )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _tracker_installed() -> bool:
+    """tinker-cookbook's ml_log sends `wandb_project` to W&B and to Trackio, whichever is
+    installed, and silently to neither otherwise."""
+    import importlib.util
+
+    return any(importlib.util.find_spec(name) is not None for name in ("wandb", "trackio"))
+
+
+def _unrepr(text: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 
 def _local_model_problem(name: str) -> tuple[bool, str | None]:
     """(needs a hub lookup, problem) for a model the local engine must load."""
@@ -334,13 +552,14 @@ def _local_model_problem(name: str) -> tuple[bool, str | None]:
 def _check_backend(chk: _Checker, recipe: dict[str, Any], hub: list[tuple[str, str, str]], env: dict[str, str]) -> None:
     backend = recipe.get("backend")
     if backend == "tinker" and not env.get("TINKER_API_KEY"):
-        chk.add(
-            "backend",
-            "backend \"tinker\" needs the TINKER_API_KEY environment variable "
-            "(or use backend = \"local\" to train on this machine)",
-        )
+        # The recipe is fine; the environment is not ready to run it (`--run` refuses).
+        chk.add("backend", MISSING_KEY_MESSAGE, severity="warning")
     if backend == "local":
-        models = [("model.name", recipe.get("model", {}).get("name"))]
+        if recipe.get("workflow") == COOKBOOK_WORKFLOW:
+            field = "config.model_name" if "model_name" in recipe.get("config", {}) else "entry"
+            models = [(field, recipe.get("entry_model"))]
+        else:
+            models = [("model.name", recipe.get("model", {}).get("name"))]
         teacher = recipe.get("teacher", {}) if recipe.get("workflow") == "distill" else {}
         models.append(("teacher.model", teacher.get("model")))
         for field, name in models:
@@ -434,6 +653,8 @@ def check_recipe_text(
     recipe = _check_structure(chk, data)
     base = base_dir if base_dir is not None else base_dir_for(source)
     hub = _check_workflow_needs(chk, recipe, base, deep)
+    _check_cookbook_tables(chk, recipe, deep)
+    _resolve_model_defaults(chk, recipe, deep)
     _check_backend(chk, recipe, hub, dict(os.environ) if environ is None else environ)
     if deep:
         _check_hub(chk, recipe, hub)

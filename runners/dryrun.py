@@ -88,10 +88,23 @@ def _quiet_libraries():
         yield
 
 
+def _show_entry(console: Console, stage: Any, dump_config: Any) -> None:
+    """workflow "cookbook": the command the runner runs and the CLIConfig it parses to."""
+    console.print(Text("runs, in the runner process:", style="bold"))
+    console.print(Text(" ".join(stage.command)), soft_wrap=True)
+    console.print(Text(f"parsed {type(stage.config).__name__}:", style="bold"))
+    console.print_json(json.dumps(dump_config(stage.config), default=str))
+    if stage.expected_steps:
+        console.print(Text.assemble(("steps: ", "bold"), str(stage.expected_steps)))
+
+
 def show_dry_run(recipe: Recipe, console: Console) -> None:
     from tinker_cookbook.utils.ml_log import dump_config
 
+    from cookbook_tui.runners.tiny_model import register_with_cookbook
     from cookbook_tui.runners.workflows import StageContext, build_stage, build_warmup
+
+    register_with_cookbook()
 
     if recipe.backend == "local":
         from cookbook_tui.runners.tiny_model import ensure_tiny_model, is_tiny_model, set_offline_env
@@ -115,6 +128,9 @@ def show_dry_run(recipe: Recipe, console: Console) -> None:
             console.print(Text(f"warmup stage ({warm.expected_steps} SFT steps, then the main stage):", style="bold"))
             console.print_json(json.dumps(dump_config(warm.config), default=str))
         stage = build_stage(recipe, ctx)
+        if stage.command is not None:
+            _show_entry(console, stage, dump_config)
+            return
         console.print(Text("resolved tinker-cookbook config:", style="bold"))
         console.print_json(json.dumps(dump_config(stage.config), default=str))
         hub_unreachable = any(w.field in ("dataset.hub", "env.name") for w in recipe.warnings)

@@ -8,12 +8,14 @@ line and field; no traceback), 130 cancelled (Ctrl-C / SIGTERM).
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from rich.console import Console
 
 from cookbook_tui.recipes import Recipe, RecipeError, load_recipe
 from cookbook_tui.recipes.issues import RecipeIssue
+from cookbook_tui.recipes.validate import MISSING_KEY_MESSAGE
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -24,7 +26,25 @@ def _print_issues(issues: list[RecipeIssue]) -> None:
         err.print(str(issue), style=None if issue.is_error else "yellow")
 
 
+def _offline_if_local(path: str, backend: str | None) -> None:
+    """Deep validation imports the cookbook (a `[cookbook]` table, an entry module), and with it
+    huggingface_hub, which reads HF_HUB_OFFLINE once: a local run must set it first, or every
+    tokenizer load retries the hub for ~30 s."""
+    import tomllib
+
+    if backend is None:
+        try:
+            backend = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("backend", "local")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return
+    if backend == "local":
+        from cookbook_tui.runners.tiny_model import set_offline_env
+
+        set_offline_env()
+
+
 def _load(path: str, backend: str | None, base_dir: Path | None = None) -> Recipe | None:
+    _offline_if_local(path, backend)
     try:
         recipe = load_recipe(path, deep=True, backend=backend, base_dir=base_dir)
     except RecipeError as exc:
@@ -85,15 +105,31 @@ def run_main(args: argparse.Namespace) -> int:
     if recipe is None:
         return EXIT_BAD_INPUT
     if args.dry_run:
-        from cookbook_tui.runners.dryrun import show_dry_run
-
-        show_dry_run(recipe, Console(highlight=False))
-        return EXIT_OK
+        return _dry_run(recipe)
+    if recipe.backend == "tinker" and not os.environ.get("TINKER_API_KEY"):
+        return _bad(MISSING_KEY_MESSAGE)  # a warning when validating; running needs it
     where = _run_dir_for(args, recipe)
     if isinstance(where, int):
         return where
     run_dir, resuming = where
     return _run(recipe, run_dir, resuming, quiet=args.quiet, json_events=args.json_events)
+
+
+def _dry_run(recipe: Recipe) -> int:
+    """Show what would run. Whatever the recipe needs that this machine lacks (an extra, a file
+    the cookbook reads, the hub) is one line naming it and exit 2, never a traceback."""
+    from cookbook_tui.runners.dryrun import show_dry_run
+
+    try:
+        show_dry_run(recipe, Console(highlight=False))
+    except Exception as exc:  # the cookbook's builders may fail in many ways; name it, exit 2
+        return _bad(f"{recipe.path or recipe.name}: dry run failed: {type(exc).__name__}: {_one_line(exc)}")
+    return EXIT_OK
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else ""
 
 
 def _run(recipe: Recipe, run_dir: Path, resuming: bool, *, quiet: bool, json_events: bool) -> int:

@@ -35,6 +35,8 @@ KEY_METRICS: dict[str, tuple[str, ...]] = {
     "multiturn_rl": ("env/all/reward/total", "env/all/turns_per_episode", "optim/entropy"),
     "dpo": ("dpo_loss", "accuracy", "margin", "samples/exact_match"),
     "distill": ("teacher_kl", "test/samples/exact_match"),  # the distill loop prefixes "test/"
+    # Any cookbook module: whichever of the loops' headline keys it logs.
+    "cookbook": ("env/all/reward/total", "train_mean_nll", "dpo_loss", "teacher_kl", "optim/entropy"),
 }
 
 

@@ -148,7 +148,10 @@ class Runner:
         return path
 
     def _execute(self, base_url: str | None) -> None:
+        from cookbook_tui.runners.tiny_model import register_with_cookbook
         from cookbook_tui.runners.workflows import build_stage
+
+        register_with_cookbook()
 
         warmup_dir = self._warmup(base_url) if self.recipe.has_warmup else None
         model, teacher = self.recipe.section("model"), self.recipe.section("teacher")

@@ -36,6 +36,8 @@ class EditorScreen(ReportsWorkerErrors, Screen[None]):
         Binding("f5", "dry_run", "Dry run", id="editor.dry_run"),
         Binding("ctrl+r", "launch", "Launch", id="editor.launch"),
         Binding("f8", "next_problem", "Next problem", id="editor.next_problem"),
+        # Hidden from the footer (its snapshots stay as they are); listed in the help screen.
+        Binding("f3", "field_help", "Field help", id="editor.field_help", show=False),
         Binding("escape", "back", "Back", id="editor.back"),
     ]
 
@@ -153,6 +155,18 @@ class EditorScreen(ReportsWorkerErrors, Screen[None]):
         target = next((line for line in lines if line > row), lines[0])
         problem = next(p for p in self.problems if p.line == target)
         self.editor.jump_to(target, problem.column)
+
+    def action_field_help(self) -> None:
+        self.show_field_help(self.text, self.editor.cursor_location[0] + 1)
+
+    @work(thread=True, exclusive=True, group="field-help", exit_on_error=False, description="Looking up the field")
+    def show_field_help(self, text: str, line: int) -> None:
+        """The key under the cursor: type, default and doc (a [cookbook]/[config] key's from its
+        chz class, read once in a subprocess and cached, like validation)."""
+        from cookbook_tui.recipes.field_help import field_help
+
+        help_text = field_help(text, line) or "No recipe key on this line."
+        self.app.call_from_thread(self.notify, help_text, title="Field help", timeout=10, markup=False)
 
     # Saving: the text exactly as typed (comments and layout are the user's), atomically.
     def action_save(self) -> None:

@@ -19,6 +19,7 @@ os.environ["TINKER_TELEMETRY"] = "0"
 os.environ.setdefault("HF_HOME", str(_SESSION_ROOT / "hf-home"))
 os.environ.setdefault("COOKBOOK_TUI_DATA_DIR", str(_SESSION_ROOT / "data"))
 os.environ.setdefault("COOKBOOK_TUI_CONFIG_DIR", str(_SESSION_ROOT / "config"))
+os.environ.setdefault("COOKBOOK_TUI_CACHE_DIR", str(_SESSION_ROOT / "cache"))
 os.environ.pop("TINKER_API_KEY", None)
 os.environ.pop("TINKER_BASE_URL", None)
 

@@ -16,6 +16,8 @@ def build_stage(recipe: Recipe, ctx: StageContext) -> Stage:
         from cookbook_tui.runners.workflows import dpo as module
     elif recipe.workflow == "distill":
         from cookbook_tui.runners.workflows import distill as module
+    elif recipe.workflow == "cookbook":
+        from cookbook_tui.runners.workflows import cookbook as module
     else:  # the validator only lets the names above through
         raise ValueError(f"unknown workflow {recipe.workflow!r}")
     return module.build(recipe, ctx)

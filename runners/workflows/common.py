@@ -37,6 +37,8 @@ class Stage:
     config: Any
     run: Callable[[], None]
     expected_steps: int | None
+    # workflow "cookbook": the equivalent `python -m ENTRY key=value …` (shown by the dry run).
+    command: list[str] | None = None
 
 
 def load_entry_point(spec: str) -> Any:
@@ -87,3 +89,56 @@ def heldout_sampler_factory(recipe: Any, ctx: StageContext, prompts: Callable[[A
         count=samples["count"],
         max_tokens=samples["max_tokens"],
     )
+
+
+def learning_rate(recipe: Any) -> float:
+    """training.learning_rate, with "auto" as tinker-cookbook's get_lr for the model (LoRA)."""
+    value = recipe.section("training")["learning_rate"]
+    if value != "auto":
+        return value
+    from tinker_cookbook import hyperparam_utils
+
+    from cookbook_tui.runners.tiny_model import register_with_cookbook
+
+    register_with_cookbook()  # get_lr knows the tiny model inside runner processes
+    return hyperparam_utils.get_lr(recipe.model_name)
+
+
+def chz_values(fields: dict[str, Any], schema: Any, prefix: str = "") -> dict[str, Any]:
+    """A `[cookbook]`/`[config]` table as chz Blueprint arguments: a sub-table for a nested chz
+    config becomes dotted keys (`async_config.max_steps_off_policy`); a table for a dict-typed
+    field (`loss_fn_config`) stays a dict."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        spec = schema.fields.get(key) if schema is not None else None
+        if isinstance(value, dict) and spec is not None and spec.nested is not None:
+            out.update(chz_values(value, spec.nested, f"{prefix}{key}."))
+        elif isinstance(value, str) and spec is not None and not {"str", "literal", "any"} & set(spec.kinds):
+            import chz
+
+            out[f"{prefix}{key}"] = chz.Castable(value)  # "package.module:Name" for a class-typed field
+        elif isinstance(value, list) and spec is not None and spec.type.startswith("tuple"):
+            out[f"{prefix}{key}"] = tuple(value)
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def make_config(recipe: Any, config_cls: type, kwargs: dict[str, Any]) -> Any:
+    """The workflow's cookbook Config: our sections' values (`kwargs`), plus the recipe's
+    `[cookbook]` table for every other field, built by chz itself (so nested configs, defaults
+    and chz's own type checks apply)."""
+    import chz
+
+    from cookbook_tui.recipes.chz_schema import schema_for
+    from cookbook_tui.recipes.schema import COOKBOOK_CONFIGS
+
+    spec = COOKBOOK_CONFIGS[recipe.workflow]
+    undeclared = set(kwargs) - set(spec.owned)
+    if undeclared:  # the validator refuses [cookbook] keys by that table: keep it true
+        raise AssertionError(f"workflow {recipe.workflow} sets {sorted(undeclared)}: declare them in schema.COOKBOOK_CONFIGS")
+    extra = recipe.cookbook_fields
+    values = dict(kwargs)
+    if extra:
+        values.update(chz_values(extra, schema_for(spec.target, in_process=True)))
+    return chz.Blueprint(config_cls).apply(values).make()

@@ -19,6 +19,8 @@ from cookbook_tui.runners.workflows.common import (
     expected_steps,
     heldout_sampler_factory,
     load_entry_point,
+    learning_rate,
+    make_config,
 )
 from cookbook_tui.runners.workflows.datasets import PromptFileDatasetBuilder, materialize_jsonl, prompt_messages, reference_answer
 
@@ -56,40 +58,44 @@ def build(recipe: Recipe, ctx: StageContext) -> Stage:
             ]
 
         evaluators.append(heldout_sampler_factory(recipe, ctx, heldout))
-    config = train_on_policy.Config(
-        learning_rate=tr["learning_rate"],
-        dataset_configs=[
-            DistillationDatasetConfig(
-                dataset_builder=RecordingRLDatasetBuilder(
-                    inner=prompts,
-                    run_dir=str(ctx.run_dir),
-                    model_name_for_tokenizer=model["name"],
-                    per_step=samples["count"],
-                ),
-                teacher_config=TeacherConfig(
-                    base_model=teacher["model"] or model["name"], load_checkpoint_path=ctx.teacher_checkpoint
-                ),
-                groups_per_batch=ro["groups_per_batch"],
-            )
-        ],
-        model_name=model["name"],
-        recipe_name=recipe.name,
-        renderer_name=model["renderer"],
-        max_tokens=ro["max_tokens"],
-        temperature=ro["temperature"],
-        evaluator_builders=evaluators,
-        lora_rank=model["lora_rank"],
-        kl_penalty_coef=1.0 if tr["kl_penalty"] is None else tr["kl_penalty"],
-        kl_discount_factor=tr["kl_discount"],
-        loss_fn=tr["loss"],
-        num_substeps=tr["num_substeps"],
-        log_path=str(ctx.log_path),
-        base_url=ctx.base_url,
-        # The loop runs its evaluators every eval_every steps; ours is the samples hook.
-        eval_every=samples["every"] if evaluators else tr["eval_every"],
-        save_every=tr["save_every"],
-        load_checkpoint_path=ctx.load_checkpoint,
-        max_steps=tr["max_steps"],
+    config = make_config(
+        recipe,
+        train_on_policy.Config,
+        dict(
+            learning_rate=learning_rate(recipe),
+            dataset_configs=[
+                DistillationDatasetConfig(
+                    dataset_builder=RecordingRLDatasetBuilder(
+                        inner=prompts,
+                        run_dir=str(ctx.run_dir),
+                        model_name_for_tokenizer=model["name"],
+                        per_step=samples["count"],
+                    ),
+                    teacher_config=TeacherConfig(
+                        base_model=teacher["model"] or model["name"], load_checkpoint_path=ctx.teacher_checkpoint
+                    ),
+                    groups_per_batch=ro["groups_per_batch"],
+                )
+            ],
+            model_name=model["name"],
+            recipe_name=recipe.name,
+            renderer_name=model["renderer"],
+            max_tokens=ro["max_tokens"],
+            temperature=ro["temperature"],
+            evaluator_builders=evaluators,
+            lora_rank=model["lora_rank"],
+            kl_penalty_coef=1.0 if tr["kl_penalty"] is None else tr["kl_penalty"],
+            kl_discount_factor=tr["kl_discount"],
+            loss_fn=tr["loss"],
+            num_substeps=tr["num_substeps"],
+            log_path=str(ctx.log_path),
+            base_url=ctx.base_url,
+            # The loop runs its evaluators every eval_every steps; ours is the samples hook.
+            eval_every=samples["every"] if evaluators else tr["eval_every"],
+            save_every=tr["save_every"],
+            load_checkpoint_path=ctx.load_checkpoint,
+            max_steps=tr["max_steps"],
+        ),
     )
     n_batches = None
     if isinstance(prompts, PromptFileDatasetBuilder):

@@ -10,7 +10,7 @@ from tinker_cookbook.rl.types import RLDatasetBuilder
 
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.runners.samples import RecordingRLDatasetBuilder
-from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, load_entry_point
+from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, learning_rate, load_entry_point, make_config
 from cookbook_tui.runners.workflows.envs import ArithmeticDatasetBuilder, GuessNumberDatasetBuilder
 
 
@@ -59,30 +59,34 @@ def known_batches(recipe: Recipe) -> int | None:
 def build(recipe: Recipe, ctx: StageContext) -> Stage:
     model, ro, tr = recipe.section("model"), recipe.section("rollouts"), recipe.section("training")
     kl = tr["kl_penalty"] or 0.0
-    config = train.Config(
-        learning_rate=tr["learning_rate"],
-        dataset_builder=RecordingRLDatasetBuilder(
-            inner=env_dataset_builder(recipe),
-            run_dir=str(ctx.run_dir),
-            model_name_for_tokenizer=model["name"],
-            per_step=recipe.section("samples")["count"],
+    config = make_config(
+        recipe,
+        train.Config,
+        dict(
+            learning_rate=learning_rate(recipe),
+            dataset_builder=RecordingRLDatasetBuilder(
+                inner=env_dataset_builder(recipe),
+                run_dir=str(ctx.run_dir),
+                model_name_for_tokenizer=model["name"],
+                per_step=recipe.section("samples")["count"],
+            ),
+            model_name=model["name"],
+            recipe_name=recipe.name,
+            max_tokens=ro["max_tokens"],
+            log_path=str(ctx.log_path),
+            eval_every=tr["eval_every"],
+            save_every=tr["save_every"],
+            load_checkpoint_path=ctx.load_checkpoint,
+            renderer_name=model["renderer"],
+            kl_penalty_coef=kl,
+            kl_discount_factor=tr["kl_discount"],
+            kl_reference_config=train.KLReferenceConfig(base_model=model["name"]) if kl > 0 else None,
+            loss_fn=tr["loss"],
+            num_substeps=tr["num_substeps"],
+            lora_rank=model["lora_rank"],
+            temperature=ro["temperature"],
+            base_url=ctx.base_url,
+            max_steps=tr["max_steps"],
         ),
-        model_name=model["name"],
-        recipe_name=recipe.name,
-        max_tokens=ro["max_tokens"],
-        log_path=str(ctx.log_path),
-        eval_every=tr["eval_every"],
-        save_every=tr["save_every"],
-        load_checkpoint_path=ctx.load_checkpoint,
-        renderer_name=model["renderer"],
-        kl_penalty_coef=kl,
-        kl_discount_factor=tr["kl_discount"],
-        kl_reference_config=train.KLReferenceConfig(base_model=model["name"]) if kl > 0 else None,
-        loss_fn=tr["loss"],
-        num_substeps=tr["num_substeps"],
-        lora_rank=model["lora_rank"],
-        temperature=ro["temperature"],
-        base_url=ctx.base_url,
-        max_steps=tr["max_steps"],
     )
     return Stage("train", config, lambda: asyncio.run(train.main(config)), expected_steps(known_batches(recipe), 1, tr["max_steps"]))

@@ -18,6 +18,8 @@ from cookbook_tui.runners.workflows.common import (
     expected_steps,
     heldout_sampler_factory,
     load_entry_point,
+    learning_rate,
+    make_config,
     train_on,
 )
 from cookbook_tui.runners.workflows.datasets import materialize_jsonl, read_rows
@@ -73,26 +75,30 @@ def heldout_sampler_builder(recipe: Recipe, ctx: StageContext, builder: Supervis
 def build(recipe: Recipe, ctx: StageContext) -> Stage:
     model, ds, tr = recipe.section("model"), recipe.section("dataset"), recipe.section("training")
     builder = chat_dataset_builder(recipe, ctx)
-    config = train.Config(
-        log_path=str(ctx.log_path),
-        model_name=model["name"],
-        recipe_name=recipe.name,
-        load_checkpoint_path=ctx.load_checkpoint,
-        renderer_name=model["renderer"],
-        dataset_builder=builder,
-        learning_rate=tr["learning_rate"],
-        lr_schedule=tr["lr_schedule"],
-        num_epochs=tr["num_epochs"],
-        lora_rank=model["lora_rank"],
-        base_url=ctx.base_url,
-        save_every=tr["save_every"],
-        eval_every=tr["eval_every"],
-        infrequent_evaluator_builders=[heldout_sampler_builder(recipe, ctx, builder)] if ds["test_size"] else [],
-        infrequent_eval_every=recipe.section("samples")["every"],
-        adam_beta1=tr["adam_beta1"],
-        adam_beta2=tr["adam_beta2"],
-        adam_eps=tr["adam_eps"],
-        max_steps=tr["max_steps"],
+    config = make_config(
+        recipe,
+        train.Config,
+        dict(
+            log_path=str(ctx.log_path),
+            model_name=model["name"],
+            recipe_name=recipe.name,
+            load_checkpoint_path=ctx.load_checkpoint,
+            renderer_name=model["renderer"],
+            dataset_builder=builder,
+            learning_rate=learning_rate(recipe),
+            lr_schedule=tr["lr_schedule"],
+            num_epochs=tr["num_epochs"],
+            lora_rank=model["lora_rank"],
+            base_url=ctx.base_url,
+            save_every=tr["save_every"],
+            eval_every=tr["eval_every"],
+            infrequent_evaluator_builders=[heldout_sampler_builder(recipe, ctx, builder)] if ds["test_size"] else [],
+            infrequent_eval_every=recipe.section("samples")["every"],
+            adam_beta1=tr["adam_beta1"],
+            adam_beta2=tr["adam_beta2"],
+            adam_eps=tr["adam_eps"],
+            max_steps=tr["max_steps"],
+        ),
     )
     rows = file_rows(recipe)
     n_batches = (rows - (ds["test_size"] if rows > ds["test_size"] else 0)) // ds["batch_size"] if rows else None

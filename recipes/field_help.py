@@ -1,0 +1,73 @@
+"""What a recipe key is, for the editor's field help: its type, default and doc.
+
+Our own keys come from `schema.py`; keys under `[cookbook]` / `[config]` from the chz class they
+set (`chz_schema`), the same source the validator checks them against.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+from cookbook_tui.recipes.chz_schema import ConfigSchema, SchemaUnavailable, may_import_here, schema_for
+from cookbook_tui.recipes.locate import key_positions
+from cookbook_tui.recipes.schema import COOKBOOK_CONFIGS, ENTRY_CONFIG_CLASS, FREE_TABLES, SECTIONS, TOP_LEVEL, Field
+
+
+def key_at_line(text: str, line: int) -> str | None:
+    """The dotted key (or table header) written on `line` (1-based), if any."""
+    on_line = [key for key, (at, _) in key_positions(text).items() if at == line]
+    return max(on_line, key=len) if on_line else None
+
+
+def _ours(dotted: str, spec: Field) -> str:
+    default = "required" if spec.required else f"default {spec.default!r}" if spec.default not in (None, {}) else "optional"
+    choices = f"; one of {', '.join(spec.choices)}" if spec.choices and len(spec.choices) <= 8 else ""
+    words = "".join(f" or {w!r}" for w in spec.words)
+    return f"{dotted}: {spec.kind}{words} ({default}){choices} — {spec.doc}"
+
+
+def _target(data: dict, table: str) -> str | None:
+    workflow = data.get("workflow")
+    if table == "cookbook" and workflow in COOKBOOK_CONFIGS:
+        return COOKBOOK_CONFIGS[workflow].target
+    if table == "config" and isinstance(data.get("entry"), str):
+        return f"{data['entry']}:{ENTRY_CONFIG_CLASS}"
+    return None
+
+
+def field_help(text: str, line: int) -> str | None:
+    """One line about the key on `line`, or None when the line holds no key this can explain."""
+    dotted = key_at_line(text, line)
+    if dotted is None:
+        return None
+    parts = dotted.split(".")
+    if parts[0] in FREE_TABLES:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            return None
+        target = _target(data, parts[0])
+        if target is None:
+            return f"[{parts[0]}]: {FREE_TABLES[parts[0]][0]}"
+        try:
+            schema: ConfigSchema | None = schema_for(target, in_process=may_import_here())
+        except SchemaUnavailable as exc:
+            return str(exc)
+        if len(parts) == 1:
+            return f"[{parts[0]}]: fields of {target}" + (f" — {schema.doc}" if schema.doc else "")
+        field = None
+        for part in parts[1:]:
+            field = schema.fields.get(part) if schema is not None else None
+            if field is None:
+                return None
+            schema = field.nested
+        return f"{dotted}: {field.describe().partition(': ')[2]}" if field else None
+    if len(parts) == 1:
+        spec = TOP_LEVEL.get(dotted)
+        if spec is not None:
+            return _ours(dotted, spec)
+        section = SECTIONS.get(dotted)
+        return f"[{dotted}]: {section.doc}" if section else None
+    section = SECTIONS.get(parts[0])
+    spec = section.fields.get(parts[1]) if section and len(parts) == 2 else None
+    return _ours(dotted, spec) if spec else None

@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     serve.add_argument("--data-dir", help="where checkpoints live (default: the user data dir)")
     serve.add_argument("--api-key", help="required for any address but loopback; clients send it as TINKER_API_KEY")
+    serve.add_argument(
+        "--session-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a client whose heartbeats stop this long is gone and its queued work dropped (default 60)",
+    )
 
     open_cmd = sub.add_parser("open", help="open a run directory in the app")
     open_cmd.add_argument("run_dir", help="a run directory written by cookbook-tui or tinker-cookbook")

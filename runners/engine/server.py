@@ -10,6 +10,13 @@ other clients while a step runs. Requests that do model work answer with a futur
 Errors: a body the server cannot read, an unknown id or a request the engine refuses answers 4xx
 with `{"error": message}`; engine failures inside a future come back through `retrieve_future`
 as `{"error", "category"}`, which the SDK raises with that message.
+
+Sessions: a session whose heartbeats (and requests) stop for `session_timeout_seconds` expires:
+its queued work is dropped and its models unloaded. A client that hung up is one whose
+`retrieve_future` connection for a request closed before the answer, with no other
+`retrieve_future` for it open and none arriving within `hangup_grace_seconds` (the SDK re-polls
+at once after a try_again or a dropped connection; it only stops when it was killed or gave up):
+that request is cancelled. Work is shared round robin between sessions (`scheduler.py`).
 """
 
 from __future__ import annotations
@@ -18,9 +25,9 @@ import asyncio
 import hmac
 import json
 import logging
+import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 import pydantic
@@ -30,6 +37,8 @@ from tinker import types
 
 from .errors import EngineError
 from .futures import FutureOutcome, FutureStore, OrderedQueue, PendingFuture
+from .sample_jobs import SampleJob
+from .scheduler import Scheduler
 from .wire import (
     PROTOBUF_CONTENT_TYPE,
     WireError,
@@ -47,6 +56,11 @@ DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
 # The SDK gives one retrieve_future call 45 s; answer try_again well before that.
 DEFAULT_HOLD_SECONDS = 30.0
 MAX_NUM_SAMPLES = 1024
+# The SDK heartbeats every 10 s: six missed in a row and the session is gone.
+DEFAULT_SESSION_TIMEOUT_SECONDS = 60.0
+DEFAULT_HANGUP_GRACE_SECONDS = 2.0
+# Queue key of work that belongs to no session (REST reads).
+SYSTEM_KEY = "-"
 # Metrics from optim_step are merged into every cookbook metrics row: keep them in our namespace.
 METRIC_NAMESPACE = "engine/"
 
@@ -79,6 +93,15 @@ def _session_of(model_id: str) -> str:
     return model_id.rsplit(":train:", 1)[0]
 
 
+def _session_of_any(some_id: str) -> str:
+    """The session a model id (`<session>:train:<n>`) or sampler id (`<session>:sample:<n>`)
+    belongs to."""
+    for marker in (":train:", ":sample:"):
+        if marker in some_id:
+            return some_id.rsplit(marker, 1)[0]
+    return SYSTEM_KEY
+
+
 def _namespaced(metrics: dict[str, float]) -> dict[str, float]:
     return {
         (key if key.startswith(METRIC_NAMESPACE) else METRIC_NAMESPACE + key): float(value)
@@ -96,6 +119,8 @@ def _future_category(exc: BaseException) -> str:
 class _Session:
     session_id: str
     finished: bool = False
+    expired: bool = False
+    last_seen: float = field(default_factory=time.monotonic)
 
 
 class EngineServer:
@@ -108,15 +133,17 @@ class EngineServer:
         api_key: str | None = None,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         gap_seconds: float = 30.0,
+        session_timeout_seconds: float = DEFAULT_SESSION_TIMEOUT_SECONDS,
+        hangup_grace_seconds: float = DEFAULT_HANGUP_GRACE_SECONDS,
     ) -> None:
         self.engine = engine
         self.api_key = api_key
         self.hold_seconds = hold_seconds
         self.gap_seconds = gap_seconds
+        self.session_timeout_seconds = session_timeout_seconds
+        self.hangup_grace_seconds = hangup_grace_seconds
         self.futures = FutureStore()
-        # One worker: on a few CPU cores one step at a time is as fast as overlapping them (torch
-        # already spreads a step over the cores) and keeps memory flat.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cookbook-tui-engine")
+        self.scheduler = Scheduler(engine)
         self.sessions: dict[str, _Session] = {}
         self.samplers: set[str] = set()
         self.models: set[str] = set()
@@ -126,9 +153,53 @@ class EngineServer:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+    async def _call(self, fn: Callable[..., Any], *args: Any, key: str = SYSTEM_KEY, **kwargs: Any) -> Any:
+        """Run `fn` on the engine thread, queued under session `key`."""
+        return await self.scheduler.call(key, lambda: fn(*args, **kwargs))
+
+    def _touch(self, key: str | None) -> None:
+        session = self.sessions.get(key) if key else None
+        if session is not None:
+            session.last_seen = time.monotonic()
+
+    async def _expire_sessions(self) -> None:
+        """Every second: sessions not heard from for `session_timeout_seconds` expire."""
+        while True:
+            await asyncio.sleep(min(1.0, self.session_timeout_seconds / 4))
+            now = time.monotonic()
+            for session in list(self.sessions.values()):
+                if not session.finished and now - session.last_seen > self.session_timeout_seconds:
+                    logger.info("session %s expired (no heartbeat for %.0f s)", session.session_id, now - session.last_seen)
+                    session.expired = True
+                    await self._end_session(session, f"session {session.session_id!r} expired (no heartbeat)")
+
+    async def _end_session(self, session: _Session, reason: str) -> None:
+        """Drop the session's queued work and free its models (runs and checkpoints stay)."""
+        session.finished = True
+        dropped = self.scheduler.drop(session.session_id, reason)
+        for future in self.futures.unfinished(session.session_id):
+            self.futures.cancel(future, reason)
+        for model_id in [m for m in self.models if _session_of(m) == session.session_id]:
+            self.models.discard(model_id)
+            queue = self.queues.pop(model_id, None)
+            if queue is not None:
+                queue.close()
+            await self._call(self.engine.unload_model, model_id)
+        if dropped:
+            logger.info("%s: dropped %d queued requests", reason, dropped)
+
+    def _hung_up(self, future: PendingFuture) -> None:
+        """A held retrieve_future for `future` lost its connection: cancel the work unless the
+        client asks again within the grace time."""
+        if future.watchers > 0 or future.done.is_set():
+            return
+
+        def check() -> None:
+            if future.watchers == 0 and not future.done.is_set():
+                logger.info("%s: the client hung up; cancelled", future.request_id)
+                self.futures.cancel(future, f"request {future.request_id} cancelled: the client hung up")
+
+        asyncio.get_running_loop().call_later(self.hangup_grace_seconds, check)
 
     async def _json(self, request: web.Request) -> Any:
         raw = await request.read()
@@ -150,12 +221,15 @@ class EngineServer:
         if session is None:
             raise EngineError(f"unknown session_id {session_id!r}", "not_found")
         if session.finished:
-            raise EngineError(f"session {session_id!r} has finished", "user")
+            what = "expired (its heartbeats stopped)" if session.expired else "finished"
+            raise EngineError(f"session {session_id!r} has {what}", "user")
+        session.last_seen = time.monotonic()
         return session
 
     def _require_model(self, model_id: str) -> None:
         if model_id not in self.models:
             raise EngineError(f"unknown model_id {model_id!r}", "not_found")
+        self._touch(_session_of(model_id))
 
     def _queue(self, model_id: str) -> OrderedQueue:
         queue = self.queues.get(model_id)
@@ -177,7 +251,8 @@ class EngineServer:
         """Answer with a request id now; run `work` on the engine thread (in `seq_id` order on
         the model's queue when `ordered`) and keep its outcome for `retrieve_future`."""
         queue_id = model_id if ordered else None
-        future = self._launch(kind, work, model_id=queue_id, seq_id=seq_id, on_error=on_error)
+        key = _session_of_any(model_id) if model_id is not None else SYSTEM_KEY
+        future = self._launch(kind, work, model_id=queue_id, seq_id=seq_id, on_error=on_error, key=key)
         body: dict[str, Any] = {"request_id": future.request_id}
         if model_id is not None:
             body["model_id"] = model_id
@@ -191,12 +266,13 @@ class EngineServer:
         model_id: str | None = None,
         seq_id: int | None = None,
         on_error: Callable[[], None] | None = None,
+        key: str = SYSTEM_KEY,
     ) -> PendingFuture:
-        future = self.futures.create(kind)
+        future = self.futures.create(kind, session=key)
 
         async def job() -> None:
             try:
-                outcome = await self._call(work)
+                outcome = await self.scheduler.call(key, work, is_cancelled=future.is_cancelled)
             except Exception as exc:  # every failure must reach the client, never kill the loop
                 if not isinstance(exc, EngineError):
                     logger.exception("%s %s failed", kind, future.request_id)
@@ -223,7 +299,7 @@ class EngineServer:
             queue.close()
         for task in list(self._tasks):
             task.cancel()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.scheduler.close()
 
     # -- middleware -----------------------------------------------------------------------
 
@@ -301,8 +377,13 @@ class EngineServer:
         app.router.add_delete(
             API + "/training_runs/{run_id}/checkpoints/{checkpoint_id:.+}", self.delete_checkpoint
         )
+        app.on_startup.append(self._on_startup)
         app.on_shutdown.append(lambda _app: self._on_shutdown())
         return app
+
+    async def _on_startup(self, _app: web.Application) -> None:
+        task = asyncio.get_running_loop().create_task(self._expire_sessions(), name="session expiry")
+        self._tasks.add(task)
 
     async def _on_shutdown(self) -> None:
         self.close()
@@ -330,7 +411,9 @@ class EngineServer:
             return _error(404, f"unknown session_id {req.session_id!r}")
         if session.finished:
             # 410 tells the SDK to stop its heartbeat loop.
-            return _error(410, f"session {req.session_id!r} has finished")
+            what = "expired (no heartbeat)" if session.expired else "finished"
+            return _error(410, f"session {req.session_id!r} has {what}")
+        session.last_seen = time.monotonic()
         return web.json_response({"type": "session_heartbeat"})
 
     async def finish_session(self, request: web.Request) -> web.Response:
@@ -339,14 +422,8 @@ class EngineServer:
         session = self.sessions.get(session_id)
         if session is None:
             return _error(404, f"unknown session_id {session_id!r}")
-        session.finished = True
         # Its models can take no more requests: free their memory (runs and checkpoints stay).
-        for model_id in [m for m in self.models if _session_of(m) == session_id]:
-            self.models.discard(model_id)
-            queue = self.queues.pop(model_id, None)
-            if queue is not None:
-                queue.close()
-            await self._call(self.engine.unload_model, model_id)
+        await self._end_session(session, f"session {session_id!r} has finished")
         return web.json_response({})
 
     async def telemetry(self, request: web.Request) -> web.Response:
@@ -389,7 +466,7 @@ class EngineServer:
     async def get_info(self, request: web.Request) -> web.Response:
         req = await self._parse(request, types.GetInfoRequest)
         self._require_model(req.model_id)
-        info = await self._call(self.engine.model_info, req.model_id)
+        info = await self._call(self.engine.model_info, req.model_id, key=_session_of(req.model_id))
         return web.json_response(_dump(info))
 
     async def forward_backward(self, request: web.Request) -> web.Response:
@@ -531,7 +608,11 @@ class EngineServer:
             raise EngineError(f"sampler {sampler_id!r} already exists (sampling_session_seq_id reused)")
 
         await self._call(
-            self.engine.create_sampler, sampler_id, base_model=req.base_model, model_path=req.model_path
+            self.engine.create_sampler,
+            sampler_id,
+            base_model=req.base_model,
+            model_path=req.model_path,
+            key=req.session_id,
         )
         self.samplers.add(sampler_id)
         return web.json_response({"sampling_session_id": sampler_id, "type": "create_sampling_session"})
@@ -563,19 +644,37 @@ class EngineServer:
         if unsupported:
             raise EngineError(f"SampleRequest: {', '.join(unsupported)} not supported by the local engine")
 
-        def work() -> FutureOutcome:
-            response = self.engine.sample(
-                req.sampling_session_id,
-                req.prompt,
-                req.num_samples,
-                req.sampling_params,
-                bool(req.prompt_logprobs),
-                req.topk_prompt_logprobs,
-                req.prompt_logprobs_last_n,
-            )
-            return FutureOutcome(proto=encode_sample_response(response))
+        key = _session_of_any(req.sampling_session_id)
+        self._touch(key)
+        # The SDK numbers a cloned sampling client's requests from clone * 10**9.
+        clone = (req.seq_id or 0) // 1_000_000_000
+        future = self.futures.create("sample", session=key, target=(req.sampling_session_id, clone))
+        loop = asyncio.get_running_loop()
 
-        future = self._launch("sample", work)
+        def on_done(result: types.SampleResponse | BaseException) -> None:  # on the engine thread
+            if isinstance(result, BaseException):
+                if not isinstance(result, EngineError):
+                    logger.error("sample %s failed: %r", future.request_id, result)
+                message = result.message if isinstance(result, EngineError) else f"{type(result).__name__}: {result}"
+                outcome = FutureOutcome(error=message, category=_future_category(result))
+            else:
+                try:
+                    outcome = FutureOutcome(proto=encode_sample_response(result))
+                except Exception as exc:
+                    outcome = FutureOutcome(error=f"{type(exc).__name__}: {exc}", category="server")
+            try:
+                loop.call_soon_threadsafe(self.futures.finish, future, outcome)
+            except RuntimeError:  # the loop closed
+                pass
+
+        job = SampleJob(
+            sampler_id=req.sampling_session_id,
+            request=req,
+            on_done=on_done,
+            session_id=key,
+            is_cancelled=future.is_cancelled,
+        )
+        self.scheduler.sample(key, job)
         # The SDK stamps these ids onto the returned sequences (one per sample, in order).
         sequence_ids = [f"{future.request_id}:{i}" for i in range(req.num_samples)]
         return web.json_response({"request_id": future.request_id, "sample_sequence_ids": sequence_ids})
@@ -587,7 +686,18 @@ class EngineServer:
         future = self.futures.get(req.request_id)
         if future is None:
             return _error(404, f"unknown request_id {req.request_id!r}")
-        outcome = await self.futures.wait(future, self.hold_seconds)
+        self._touch(future.session)
+        transport = request.transport
+        future.watchers += 1
+        try:
+            outcome = await self.futures.wait(
+                future, self.hold_seconds, gone=lambda: transport is None or transport.is_closing()
+            )
+        finally:
+            future.watchers -= 1
+        if outcome is None and (transport is None or transport.is_closing()):
+            self._hung_up(future)
+            return _error(499, "the client closed the connection")
         if outcome is None:
             return web.json_response(
                 {"type": "try_again", "request_id": req.request_id, "queue_state": "active"}

@@ -5,12 +5,17 @@ Layout under the data dir:
     runs/<run dir>/run.json                      the run's metadata (base model, LoRA config, ...)
     runs/<run dir>/weights/<name>/               a training checkpoint (save_state)
     runs/<run dir>/sampler_weights/<name>/       a sampler checkpoint (save_weights_for_sampler)
+    runs/<run dir>/external_weights/<name>/      a PEFT adapter export (save_weights_external),
+                                                 the files `tinker checkpoint download` fetches
 
 `<run dir>` is the model id made filesystem-safe plus a short hash of the exact id, so two ids
 that sanitise alike never share a folder and the folder is found again from the id alone. A
 checkpoint folder holds `adapter.safetensors` (the trainable tensors), `checkpoint.json` (what
 it was trained from) and, for training checkpoints, `optimizer.pt`. Folders are written under a
 temporary name and renamed into place, so a reader never sees half a checkpoint.
+
+`checkpoint.json` also carries what the REST API reports and changes: `expires_at` (ISO time or
+absent; a checkpoint past it reads as gone and its folder is removed), `public`, `user_metadata`.
 """
 
 from __future__ import annotations
@@ -22,14 +27,17 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .errors import EngineError
 
 TINKER_SCHEME = "tinker://"
-KIND_FOLDERS = {"weights": "training", "sampler_weights": "sampler"}
+KIND_FOLDERS = {"weights": "training", "sampler_weights": "sampler", "external_weights": "external"}
+# The service's range for checkpoint TTLs (tinker.types.SaveWeightsRequest.ttl_seconds).
+MIN_TTL_SECONDS = 3600
+MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 RUN_FILE = "run.json"
 CHECKPOINT_FILE = "checkpoint.json"
 ADAPTER_FILE = "adapter.safetensors"
@@ -64,6 +72,36 @@ def parse_tinker_path(path: str) -> tuple[str, str, str]:
             "(expected tinker://<model_id>/weights/<name> or .../sampler_weights/<name>)"
         )
     return parts[0], parts[1], parts[2]
+
+
+def check_ttl(ttl_seconds: int | None) -> int | None:
+    if ttl_seconds is None:
+        return None
+    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int):
+        raise EngineError(f"ttl_seconds must be an integer number of seconds, got {ttl_seconds!r}")
+    if not MIN_TTL_SECONDS <= ttl_seconds <= MAX_TTL_SECONDS:
+        raise EngineError(
+            f"ttl_seconds must be between {MIN_TTL_SECONDS} (1 hour) and {MAX_TTL_SECONDS} (10 years), "
+            f"got {ttl_seconds}"
+        )
+    return ttl_seconds
+
+
+def expires_at(ttl_seconds: int | None, now: datetime | None = None) -> str | None:
+    """The ISO expiry time `ttl_seconds` from now (None: never)."""
+    if check_ttl(ttl_seconds) is None:
+        return None
+    return ((now or datetime.now(UTC)) + timedelta(seconds=ttl_seconds)).isoformat()
+
+
+def is_expired(meta: dict[str, Any], now: datetime | None = None) -> bool:
+    expiry = meta.get("expires_at")
+    if not expiry:
+        return False
+    try:
+        return datetime.fromisoformat(expiry) <= (now or datetime.now(UTC))
+    except (TypeError, ValueError):
+        return False
 
 
 def check_checkpoint_name(name: str) -> str:
@@ -183,7 +221,35 @@ class CheckpointStore:
 
     def read_checkpoint_meta(self, path: str) -> dict[str, Any]:
         folder = self.existing_checkpoint_dir(path)
-        return json.loads((folder / CHECKPOINT_FILE).read_text())
+        meta = json.loads((folder / CHECKPOINT_FILE).read_text())
+        if is_expired(meta):
+            self._remove(folder)
+            raise EngineError(f"checkpoint not found: {path} (it expired at {meta['expires_at']})", "not_found")
+        return meta
+
+    def update_checkpoint_meta(self, path: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Rewrite the checkpoint's `checkpoint.json` with `changes` (atomically)."""
+        meta = self.read_checkpoint_meta(path)
+        meta.update(changes)
+        write_json_atomic(self.checkpoint_dir(path) / CHECKPOINT_FILE, meta)
+        return meta
+
+    def remove_expired(self, now: datetime | None = None) -> list[Path]:
+        """Delete every checkpoint past its `expires_at`; returns their folders."""
+        removed = []
+        for kind in KIND_FOLDERS:
+            for meta_path in self.runs_dir.glob(f"*/{kind}/*/{CHECKPOINT_FILE}"):
+                folder = meta_path.parent
+                if folder.name.startswith("."):
+                    continue
+                try:
+                    meta = json.loads(meta_path.read_text())
+                except (OSError, json.JSONDecodeError):
+                    continue
+                if is_expired(meta, now):
+                    self._remove(folder)
+                    removed.append(folder)
+        return removed
 
     def list_checkpoints(self, model_id: str) -> list[tuple[str, str, Path, dict[str, Any]]]:
         """(kind, name, folder, meta) for each checkpoint of the run, oldest first."""
@@ -198,14 +264,23 @@ class CheckpointStore:
                     meta = json.loads(meta_path.read_text())
                 except (OSError, json.JSONDecodeError):
                     continue
+                if is_expired(meta):
+                    self._remove(folder)
+                    continue
                 found.append((kind, folder.name, folder, meta))
         found.sort(key=lambda item: (item[3].get("created_at", ""), item[1]))
         return found
 
     def delete_checkpoint(self, path: str) -> None:
-        folder = self.existing_checkpoint_dir(path)
-        trash = folder.parent / f".{folder.name}.deleted-{os.getpid()}"
-        os.rename(folder, trash)
+        self._remove(self.existing_checkpoint_dir(path))
+
+    @staticmethod
+    def _remove(folder: Path) -> None:
+        trash = folder.parent / f".{folder.name}.deleted-{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            os.rename(folder, trash)
+        except FileNotFoundError:
+            return  # removed meanwhile (expired and swept by another reader)
         shutil.rmtree(trash, ignore_errors=True)
 
 

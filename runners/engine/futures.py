@@ -67,6 +67,10 @@ class _CompletionLog:
     cursor: int = 0
     events: list[tuple[int, str, bool, int]] = field(default_factory=list)  # cursor, id, ok, size
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    watchers: int = 0  # retrieve_futures polls held right now
+
+    def trim(self, seen: int) -> None:
+        self.events = [event for event in self.events if event[0] > seen]
 
 
 class FutureStore:
@@ -120,6 +124,14 @@ class FutureStore:
             return
         future.cancel_reason = reason
         self.finish(future, FutureOutcome(error=reason, category="user"))
+
+    def delivered(self, request_id: str) -> None:
+        future = self._futures.get(request_id)
+        if future is not None and future.done.is_set() and future.delivered_at is None:
+            future.delivered_at = time.monotonic()
+
+    def unfinished_of_target(self, target: tuple[str, int]) -> list[PendingFuture]:
+        return [f for f in self._futures.values() if f.target == target and not f.done.is_set()]
 
     def log(self, target: tuple[str, int]) -> _CompletionLog:
         log = self._logs.get(target)

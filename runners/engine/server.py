@@ -25,8 +25,11 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import time
+import urllib.parse
 import uuid
+from datetime import UTC, datetime, timedelta
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -61,6 +64,11 @@ DEFAULT_SESSION_TIMEOUT_SECONDS = 60.0
 DEFAULT_HANGUP_GRACE_SECONDS = 2.0
 # Queue key of work that belongs to no session (REST reads).
 SYSTEM_KEY = "-"
+# Signed download links for external weights (what `tinker checkpoint download` fetches, with
+# no API key): served by this server itself, valid this long.
+EXTERNAL_FILES_PATH = "/external_weights_files"
+EXTERNAL_URL_SECONDS = 3600
+EXPIRED_CHECKPOINT_SWEEP_SECONDS = 60.0
 # Metrics from optim_step are merged into every cookbook metrics row: keep them in our namespace.
 METRIC_NAMESPACE = "engine/"
 
@@ -69,11 +77,13 @@ CLIENT_CONFIG = {
     "pjwt_auth_enabled": False,
     "credential_default_source": "api_key",
     "proto_compress_fwdbwd": False,
-    "sample_use_retrieve_futures": False,
+    # One long poll per sampling session (POST retrieve_futures) instead of one per sample.
+    "sample_use_retrieve_futures": True,
     "custom_loss_server_side": False,
     "sample_join_sampling_session": False,
 }
-CLIENT_DYNAMIC_CONFIG = {"refresh_interval_sec": 300, "sample_cancel_enabled": False}
+# An abandoned sample future is cancelled with POST cancel_future.
+CLIENT_DYNAMIC_CONFIG = {"refresh_interval_sec": 300, "sample_cancel_enabled": True}
 
 _ERROR_STATUS = {"user": 400, "not_found": 404, "server": 500}
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -144,6 +154,7 @@ class EngineServer:
         self.hangup_grace_seconds = hangup_grace_seconds
         self.futures = FutureStore()
         self.scheduler = Scheduler(engine)
+        self._url_secret = os.urandom(32)
         self.sessions: dict[str, _Session] = {}
         self.samplers: set[str] = set()
         self.models: set[str] = set()
@@ -163,10 +174,18 @@ class EngineServer:
             session.last_seen = time.monotonic()
 
     async def _expire_sessions(self) -> None:
-        """Every second: sessions not heard from for `session_timeout_seconds` expire."""
+        """Every second: sessions not heard from for `session_timeout_seconds` expire (and once
+        a minute, checkpoints past their TTL are removed)."""
+        last_sweep = 0.0
         while True:
             await asyncio.sleep(min(1.0, self.session_timeout_seconds / 4))
             now = time.monotonic()
+            if now - last_sweep > EXPIRED_CHECKPOINT_SWEEP_SECONDS and hasattr(self.engine, "store"):
+                last_sweep = now
+                try:
+                    await asyncio.to_thread(self.engine.store.remove_expired)
+                except OSError as exc:
+                    logger.warning("removing expired checkpoints failed: %s", exc)
             for session in list(self.sessions.values()):
                 if not session.finished and now - session.last_seen > self.session_timeout_seconds:
                     logger.info("session %s expired (no heartbeat for %.0f s)", session.session_id, now - session.last_seen)
@@ -336,7 +355,7 @@ class EngineServer:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        if self.api_key is not None:
+        if self.api_key is not None and request.path != API + EXTERNAL_FILES_PATH:
             sent = request.headers.get("X-API-Key", "")
             if not hmac.compare_digest(sent.encode(), self.api_key.encode()):
                 return _error(401, "missing or wrong API key: send it in the X-API-Key header (TINKER_API_KEY)")
@@ -373,10 +392,17 @@ class EngineServer:
         get("/training_runs/{run_id}", self.get_training_run)
         get("/training_runs/{run_id}/checkpoints", self.list_run_checkpoints)
         get("/checkpoints", self.list_checkpoints)
+        post("/save_weights_external", self.save_weights_external)
+        post("/retrieve_futures", self.retrieve_futures)
+        post("/cancel_future", self.cancel_future)
         # A checkpoint id holds a slash ("weights/<name>").
-        app.router.add_delete(
-            API + "/training_runs/{run_id}/checkpoints/{checkpoint_id:.+}", self.delete_checkpoint
-        )
+        checkpoint = API + "/training_runs/{run_id}/checkpoints/{checkpoint_id:(?:weights|sampler_weights|external_weights)/[^/]+}"
+        app.router.add_delete(checkpoint, self.delete_checkpoint)
+        app.router.add_put(checkpoint + "/ttl", self.set_checkpoint_ttl)
+        app.router.add_post(checkpoint + "/publish", self.publish_checkpoint)
+        app.router.add_delete(checkpoint + "/publish", self.unpublish_checkpoint)
+        app.router.add_get(checkpoint + "/external_weights_urls", self.external_weights_urls, allow_head=False)
+        app.router.add_get(API + EXTERNAL_FILES_PATH, self.external_weights_file, allow_head=False)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(lambda _app: self._on_shutdown())
         return app
@@ -516,7 +542,7 @@ class EngineServer:
         name = req.path or f"state-{req.seq_id if req.seq_id is not None else uuid.uuid4().hex[:8]}"
 
         def work() -> FutureOutcome:
-            path = self.engine.save_state(req.model_id, name)
+            path = self.engine.save_state(req.model_id, name, req.ttl_seconds, req.user_metadata)
             return FutureOutcome(json={"path": path, "type": "save_weights"})
 
         return self._start_future("save_weights", work, model_id=req.model_id, seq_id=req.seq_id, ordered=True)
@@ -570,8 +596,21 @@ class EngineServer:
         if not isinstance(path, str):
             raise WireError("weights_info: tinker_path is required")
         run = await self._call(self.engine.get_training_run, _parse_tinker_path(path).training_run_id)
-        return web.json_response(
-            {"base_model": run.base_model, "is_lora": run.is_lora, "lora_rank": run.lora_rank}
+        info = types.WeightsInfoResponse(base_model=run.base_model, is_lora=run.is_lora, lora_rank=run.lora_rank)
+        return web.json_response(_dump(info))
+
+    async def save_weights_external(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.SaveWeightsExternalRequest)
+        self._require_model(req.model_id)
+        if req.age_encryption_recipients:
+            raise EngineError("save_weights_external: age encryption is not supported by the local engine")
+
+        def work() -> FutureOutcome:
+            path, size = self.engine.save_external(req.model_id, req.path, req.ttl_seconds)
+            return FutureOutcome(json={"path": path, "size_bytes": size, "type": "save_weights_external"})
+
+        return self._start_future(
+            "save_weights_external", work, model_id=req.model_id, seq_id=req.seq_id, ordered=True
         )
 
     # -- sampling -------------------------------------------------------------------------
@@ -585,7 +624,7 @@ class EngineServer:
 
         def work() -> FutureOutcome:
             if req.path is not None:
-                path = self.engine.save_sampler_weights(model_id, req.path)
+                path = self.engine.save_sampler_weights(model_id, req.path, req.ttl_seconds, req.user_metadata)
                 return FutureOutcome(json={"path": path, "type": "save_weights_for_sampler"})
             # save_weights_and_get_sampling_client: an unnamed snapshot behind a new sampler.
             sampler_id = f"{_session_of(model_id)}:sample:{req.sampling_session_seq_id}"
@@ -708,6 +747,125 @@ class EngineServer:
             return web.Response(body=outcome.proto, content_type=PROTOBUF_CONTENT_TYPE)
         return web.json_response(outcome.json)
 
+    async def retrieve_futures(self, request: web.Request) -> web.Response:
+        """One long poll for a sampling session's finished requests (sample_use_retrieve_futures)."""
+        req = await self._parse(request, types.FuturesRetrieveRequest)
+        target = (req.target.sampling_session_id, req.target.cloned_sampler_id)
+        self._touch(_session_of_any(target[0]))
+        log = self.futures.log(target)
+        log.trim(req.prev_cursor)
+        for request_id in req.retrieved_request_ids:
+            self.futures.delivered(request_id)
+        hold = self.hold_seconds if req.timeout is None else max(0.0, min(req.timeout, self.hold_seconds))
+        transport = request.transport
+        deadline = time.monotonic() + hold
+        log.watchers += 1
+        try:
+            while not log.events and time.monotonic() < deadline:
+                if transport is None or transport.is_closing():
+                    break
+                changed = log.changed
+                try:
+                    await asyncio.wait_for(changed.wait(), timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            log.watchers -= 1
+        if transport is None or transport.is_closing():
+            self._poller_hung_up(target)
+            return _error(499, "the client closed the connection")
+        completions: list[Any] = [
+            types.FutureFinished(request_id=rid, response_payload_uncompressed_size=size or None)
+            if ok
+            else types.FutureFailed(request_id=rid)
+            for _, rid, ok, size in log.events
+        ]
+        response = types.FuturesRetrieveResponse(completions=completions, cursor=max(log.cursor, req.prev_cursor))
+        return web.json_response(_dump(response))
+
+    def _poller_hung_up(self, target: tuple[str, int]) -> None:
+        log = self.futures.log(target)
+
+        def check() -> None:
+            if log.watchers == 0:
+                for future in self.futures.unfinished_of_target(target):
+                    self.futures.cancel(future, f"request {future.request_id} cancelled: the client hung up")
+
+        if log.watchers == 0:
+            asyncio.get_running_loop().call_later(self.hangup_grace_seconds, check)
+
+    async def cancel_future(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        request_id = body.get("request_id") if isinstance(body, dict) else None
+        if not isinstance(request_id, str):
+            raise WireError("cancel_future: request_id is required")
+        future = self.futures.get(request_id)
+        if future is None:
+            return _error(404, f"unknown request_id {request_id!r}")
+        self.futures.cancel(future, f"request {request_id} was cancelled by the client")
+        return web.json_response({})
+
+    # -- checkpoint management ------------------------------------------------------------
+
+    def _checkpoint_path(self, request: web.Request) -> str:
+        path = f"tinker://{request.match_info['run_id']}/{request.match_info['checkpoint_id']}"
+        _parse_tinker_path(path)
+        return path
+
+    async def set_checkpoint_ttl(self, request: web.Request) -> web.Response:
+        path = self._checkpoint_path(request)
+        body = await self._json(request)
+        if not isinstance(body, dict) or "ttl_seconds" not in body:
+            raise WireError("set ttl: body must be {\"ttl_seconds\": <seconds> or null}")
+        await self._call(self.engine.set_checkpoint_ttl, path, body["ttl_seconds"])
+        return web.json_response({})
+
+    async def publish_checkpoint(self, request: web.Request) -> web.Response:
+        await self._call(self.engine.set_checkpoint_public, self._checkpoint_path(request), True)
+        return web.json_response({})
+
+    async def unpublish_checkpoint(self, request: web.Request) -> web.Response:
+        await self._call(self.engine.set_checkpoint_public, self._checkpoint_path(request), False)
+        return web.json_response({})
+
+    def _signature(self, path: str, name: str, expires: int) -> str:
+        message = f"{path}\n{name}\n{expires}".encode()
+        return hmac.new(self._url_secret, message, "sha256").hexdigest()
+
+    async def external_weights_urls(self, request: web.Request) -> web.Response:
+        path = self._checkpoint_path(request)
+        if _parse_tinker_path(path).checkpoint_type != "external":
+            raise EngineError(f"{path} is not an external weights checkpoint (save_weights_external)")
+        _folder, files = await self._call(self.engine.checkpoint_files, path)
+        expires = datetime.now(UTC) + timedelta(seconds=EXTERNAL_URL_SECONDS)
+        stamp = int(expires.timestamp())
+        base = f"{request.scheme}://{request.host}{API}{EXTERNAL_FILES_PATH}"
+        urls = {
+            name: base
+            + "?"
+            + urllib.parse.urlencode(
+                {"path": path, "file": name, "expires": stamp, "sig": self._signature(path, name, stamp)}
+            )
+            for name in files
+        }
+        return web.json_response(_dump(types.ExternalWeightsUrlsResponse(urls=urls, expires=expires)))
+
+    async def external_weights_file(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        path, name, sig = query.get("path", ""), query.get("file", ""), query.get("sig", "")
+        try:
+            stamp = int(query.get("expires", ""))
+        except ValueError:
+            return _error(403, "download link is malformed")
+        if not hmac.compare_digest(sig, self._signature(path, name, stamp)):
+            return _error(403, "download link signature does not match")
+        if stamp < time.time():
+            return _error(403, "download link expired: ask for new ones (external_weights_urls)")
+        folder, files = await self._call(self.engine.checkpoint_files, path)
+        if name not in files:
+            return _error(404, f"{path} has no file {name!r}")
+        return web.FileResponse(folder / name)
+
     # -- REST reads -----------------------------------------------------------------------
 
     async def list_training_runs(self, request: web.Request) -> web.Response:
@@ -746,8 +904,7 @@ class EngineServer:
         )
 
     async def delete_checkpoint(self, request: web.Request) -> web.Response:
-        path = f"tinker://{request.match_info['run_id']}/{request.match_info['checkpoint_id']}"
-        _parse_tinker_path(path)
+        path = self._checkpoint_path(request)
         await self._call(self.engine.delete_checkpoint, path)
         return web.json_response({})
 

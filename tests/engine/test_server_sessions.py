@@ -179,7 +179,7 @@ def test_a_killed_clients_queued_samples_do_not_hold_up_the_next_client(tiny_mod
             flood.wait()
         started = time.monotonic()
         client = tinker.ServiceClient(base_url=server.base_url, api_key=server.api_key)
-        training = client.create_lora_training_client(base_model=TINY, rank=4)
+        training = client.create_lora_training_client(base_model=TINY, rank=4).result(timeout=SDK_TIMEOUT)
         datum = types.Datum(
             model_input=types.ModelInput.from_ints([1, 2, 3, 4]),
             loss_fn_inputs={"target_tokens": [2, 3, 4, 5], "weights": [1.0] * 4},

@@ -39,6 +39,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from tinker import types
 
 from .errors import EngineError
+from .openai_api import OAI_PREFIX, OpenAIEndpoints, oai_error
 from .futures import FutureOutcome, FutureStore, OrderedQueue, PendingFuture
 from .sample_jobs import SampleJob
 from .scheduler import Scheduler
@@ -357,7 +358,12 @@ class EngineServer:
     async def _auth(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         if self.api_key is not None and request.path != API + EXTERNAL_FILES_PATH:
             sent = request.headers.get("X-API-Key", "")
+            bearer = request.headers.get("Authorization", "")
+            if not sent and bearer[:7].lower() == "bearer ":
+                sent = bearer[7:].strip()  # the OpenAI clients' header
             if not hmac.compare_digest(sent.encode(), self.api_key.encode()):
+                if request.path.startswith(OAI_PREFIX):
+                    return oai_error(401, "missing or wrong API key: send it as Authorization: Bearer <key>")
                 return _error(401, "missing or wrong API key: send it in the X-API-Key header (TINKER_API_KEY)")
         return await handler(request)
 
@@ -403,6 +409,7 @@ class EngineServer:
         app.router.add_delete(checkpoint + "/publish", self.unpublish_checkpoint)
         app.router.add_get(checkpoint + "/external_weights_urls", self.external_weights_urls, allow_head=False)
         app.router.add_get(API + EXTERNAL_FILES_PATH, self.external_weights_file, allow_head=False)
+        OpenAIEndpoints(self).add_routes(app)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(lambda _app: self._on_shutdown())
         return app

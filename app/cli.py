@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="a client whose heartbeats stop this long is gone and its queued work dropped (default 60)",
     )
+    # The TUI's chat engine: exit when the app that started it is gone.
+    serve.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
 
     open_cmd = sub.add_parser("open", help="open a run directory in the app")
     open_cmd.add_argument("run_dir", help="a run directory written by cookbook-tui or tinker-cookbook")

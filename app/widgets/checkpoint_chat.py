@@ -1,4 +1,4 @@
-"""A small sampling box: type a prompt, read what the checkpoint answers."""
+"""A small chat box: type a message, read what the checkpoint answers; it keeps the conversation."""
 
 from __future__ import annotations
 
@@ -14,6 +14,36 @@ class CheckpointChat(Vertical):
     CheckpointChat { height: 1fr; border: round $primary; }
     CheckpointChat Log { height: 1fr; overflow-x: hidden; }
     """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sampler_path: str | None = None
+        # The conversation so far, as the OpenAI chat API takes it ([{role, content}, …]).
+        self.history: list[dict[str, str]] = []
+
+    def start(self, sampler_path: str, name: str) -> None:
+        """Chat with `sampler_path`; another checkpoint starts a new conversation."""
+        if sampler_path != self.sampler_path:
+            self.sampler_path = sampler_path
+            self.history = []
+            self.query_one(Log).clear()
+        self.border_title = f"Chat with {name}"
+
+    def ask(self, text: str) -> list[dict[str, str]]:
+        """Show the user's message; the conversation to send, ending with it."""
+        self.add_turn("you", text)
+        self.history.append({"role": "user", "content": text})
+        return list(self.history)
+
+    def answer(self, text: str) -> None:
+        self.add_turn("model", text)
+        self.history.append({"role": "assistant", "content": text})
+
+    def failed(self, error: str) -> None:
+        """The reply failed: say why here, and drop the unanswered message from the history."""
+        if self.history and self.history[-1]["role"] == "user":
+            self.history.pop()
+        self.add_turn("error", error)
 
     def compose(self) -> ComposeResult:
         yield Log(id="chat-log", auto_scroll=True)

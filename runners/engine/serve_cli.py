@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -48,9 +49,11 @@ def serve_main(args: argparse.Namespace) -> int:
     print(f"TINKER_BASE_URL={server.base_url}")
     print(f"TINKER_API_KEY={server.api_key}")
     sys.stdout.flush()
+    parent_pid = getattr(args, "parent_pid", None)
     try:
         while not stop.wait(0.5):
-            pass
+            if parent_pid is not None and os.getppid() != parent_pid:
+                break  # the process that started us (the TUI) is gone
     except KeyboardInterrupt:
         pass
     finally:

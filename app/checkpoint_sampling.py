@@ -151,7 +151,10 @@ def sample_reply(
     except urllib.error.HTTPError as err:
         message = _error_message(err)
         if err.code == 404:
-            raise ChatUnavailable(f"{message} (searched {endpoint.where})") from None
+            hint = ""
+            if endpoint.where.startswith("the local engine"):
+                hint = "; if the run trained in another data dir, set COOKBOOK_TUI_DATA_DIR to it"
+            raise ChatUnavailable(f"{message} (searched {endpoint.where}{hint})") from None
         raise ChatUnavailable(f"{endpoint.where} answered {err.code}: {message}") from None
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)

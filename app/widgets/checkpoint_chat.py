@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Log
@@ -51,7 +53,13 @@ class CheckpointChat(Vertical):
 
     def add_turn(self, who: str, text: str) -> None:
         log = self.query_one(Log)
-        lines = printable(text).splitlines() or [""]
+        # The Log does not wrap: wrap here, so a long reply or error is read whole.
+        width = max(20, (log.size.width or 100) - len(who) - 3)
+        lines = [
+            piece
+            for line in (printable(text).splitlines() or [""])
+            for piece in (textwrap.wrap(line, width, break_long_words=True, break_on_hyphens=False) or [""])
+        ]
         log.write_line(f"{who}: {lines[0]}")
         for line in lines[1:]:
             log.write_line(f"{' ' * len(who)}  {line}")

@@ -104,3 +104,34 @@ def test_the_chat_client_talks_to_a_child_engine_with_the_history(tiny_model_pat
     assert "no-such" in got["missing"] and f"data dir {data_dir}" in got["missing"]
     with pytest.raises(ProcessLookupError):  # stopped with the client
         os.kill(got["pid"], 0)
+
+
+async def test_the_chat_box_shows_why_a_reply_failed_and_keeps_the_history_clean(tmp_path: Path) -> None:
+    from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
+    from cookbook_tui.screens.run import RunScreen
+
+    from .factory import make_app
+    from .waiting import wait_until
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "checkpoints.jsonl").write_text(
+        '{"name": "000010", "batch": 10, "sampler_path": "tinker://r:train:0/sampler_weights/000010"}\n'
+        '{"name": "final", "batch": 20, "final": true, "sampler_path": "tinker://r:train:0/sampler_weights/final"}\n'
+    )
+    app = make_app(open_run_dir=str(run_dir), poll_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        await pilot.press("3")
+        table = screen.query_one("#checkpoints-table")
+        await wait_until(pilot, lambda: table.row_count == 2, "the checkpoints")
+        await pilot.press("c")
+        chat = screen.query_one(CheckpointChat)
+        assert chat.sampler_path.endswith("/final")  # the final checkpoint, not the first
+        await pilot.press(*"hello", "enter")
+        log = screen.query_one("#chat-log")
+        await wait_until(pilot, lambda: any(line.startswith("error:") for line in log.lines), "the error")
+        text = " ".join(log.lines)
+        assert "neither recipe.toml nor config.json" in text
+        assert chat.history == []  # the unanswered message is not sent again next time

@@ -58,7 +58,10 @@ def check_bind(host: str, api_key: str | None) -> None:
 class LocalServer:
     """A running local engine server; a context manager that stops it on exit."""
 
-    def __init__(self, *, host: str, port: int, api_key: str, data_dir: Path, stop: Any) -> None:
+    def __init__(
+        self, *, host: str, port: int, api_key: str, data_dir: Path, stop: Any, engine_server: Any = None
+    ) -> None:
+        self.engine_server = engine_server  # the protocol state (sessions, futures), for inspection
         self.host = host
         self.port = port
         self.api_key = api_key
@@ -190,6 +193,7 @@ def start_local_server(
         api_key=api_key or DEFAULT_LOCAL_API_KEY,
         data_dir=resolved_dir,
         stop=stop,
+        engine_server=engine_server,
     )
     logger.info("local engine listening on %s (data dir %s)", server.base_url, resolved_dir)
     return server

@@ -20,13 +20,14 @@ absent; a checkpoint past it reads as gone and its folder is removed), `public`,
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -234,11 +235,13 @@ class CheckpointStore:
         write_json_atomic(self.checkpoint_dir(path) / CHECKPOINT_FILE, meta)
         return meta
 
-    def remove_expired(self, now: datetime | None = None) -> list[Path]:
-        """Delete every checkpoint past its `expires_at`; returns their folders."""
-        removed = []
+    def _live_checkpoints(
+        self, runs: str, now: datetime | None = None
+    ) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+        """(kind, folder, meta) of every readable checkpoint under `runs_dir/<runs>`; expired
+        ones are removed on the way and not yielded."""
         for kind in KIND_FOLDERS:
-            for meta_path in self.runs_dir.glob(f"*/{kind}/*/{CHECKPOINT_FILE}"):
+            for meta_path in self.runs_dir.glob(f"{runs}/{kind}/*/{CHECKPOINT_FILE}"):
                 folder = meta_path.parent
                 if folder.name.startswith("."):
                     continue
@@ -248,26 +251,20 @@ class CheckpointStore:
                     continue
                 if is_expired(meta, now):
                     self._remove(folder)
-                    removed.append(folder)
-        return removed
+                    continue
+                yield kind, folder, meta
+
+    def remove_expired(self, now: datetime | None = None) -> None:
+        """Delete every checkpoint past its `expires_at`."""
+        for _ in self._live_checkpoints("*", now):
+            pass
 
     def list_checkpoints(self, model_id: str) -> list[tuple[str, str, Path, dict[str, Any]]]:
         """(kind, name, folder, meta) for each checkpoint of the run, oldest first."""
-        found = []
-        run_dir = self.run_dir(model_id)
-        for kind in KIND_FOLDERS:
-            for meta_path in (run_dir / kind).glob(f"*/{CHECKPOINT_FILE}"):
-                folder = meta_path.parent
-                if folder.name.startswith("."):
-                    continue
-                try:
-                    meta = json.loads(meta_path.read_text())
-                except (OSError, json.JSONDecodeError):
-                    continue
-                if is_expired(meta):
-                    self._remove(folder)
-                    continue
-                found.append((kind, folder.name, folder, meta))
+        found = [
+            (kind, folder.name, folder, meta)
+            for kind, folder, meta in self._live_checkpoints(glob.escape(run_dir_name(model_id)))
+        ]
         found.sort(key=lambda item: (item[3].get("created_at", ""), item[1]))
         return found
 

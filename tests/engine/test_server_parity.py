@@ -13,7 +13,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from server_helpers import SDK_TIMEOUT, TINY, local_server, service_client  # noqa: F401 (fixtures)
+from server_helpers import SDK_TIMEOUT, TINY, one_datum, local_server, service_client  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.xdist_group("server-parity")
 
@@ -24,11 +24,7 @@ def trained(service_client):
     from tinker import types
 
     training = service_client.create_lora_training_client(base_model=TINY, rank=4).result(timeout=SDK_TIMEOUT)
-    datum = types.Datum(
-        model_input=types.ModelInput.from_ints([1, 2, 3, 4]),
-        loss_fn_inputs={"target_tokens": [2, 3, 4, 5], "weights": [1.0] * 4},
-    )
-    training.forward_backward([datum], "cross_entropy").result(timeout=SDK_TIMEOUT)
+    training.forward_backward([one_datum()], "cross_entropy").result(timeout=SDK_TIMEOUT)
     training.optim_step(types.AdamParams(learning_rate=1e-2)).result(timeout=SDK_TIMEOUT)
     return training
 
@@ -165,3 +161,26 @@ def test_retrieve_futures_reports_finished_samples_and_cancel_future_stops_one(l
     _, raw = _post(url, "retrieve_futures", {"target": target, "prev_cursor": polled["cursor"], "timeout": 0})
     assert quick not in {c["request_id"] for c in json.loads(raw)["completions"]}
     _post(url, f"sessions/{session}/finish", {"reason": {"type": "success"}})
+
+
+def test_the_sdk_polls_samples_through_retrieve_futures(service_client, local_server) -> None:
+    from tinker import types
+
+    import time
+
+    sampler = service_client.create_sampling_client(base_model=TINY).result(timeout=SDK_TIMEOUT)
+    futures = [
+        sampler.sample(types.ModelInput.from_ints([1, 2, 3]), 1, types.SamplingParams(max_tokens=4)) for _ in range(3)
+    ]
+    assert all(len(f.result(timeout=SDK_TIMEOUT).sequences) == 1 for f in futures)
+    log = next(
+        log for target, log in local_server.engine_server.futures._logs.items()
+        if target[0] == sampler._sampling_session_id
+    )
+    assert log.cursor >= 3
+    # The SDK's session poller read the completions from /retrieve_futures and acknowledged them
+    # (its next poll's prev_cursor trims them); without it they would stay.
+    deadline = time.monotonic() + 10
+    while log.events and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert log.events == []

@@ -38,6 +38,30 @@ def test_a_run_dir_without_recipe_or_config_says_so(tmp_path: Path) -> None:
         chat_source(tmp_path)
 
 
+def test_a_run_on_the_tinker_service_chats_through_tinkers_own_endpoint(monkeypatch) -> None:
+    from cookbook_tui.app.checkpoint_sampling import ChatSource, endpoint_for
+
+    source = ChatSource("tinker", "Qwen/Qwen3-8B", "qwen3", None)
+    monkeypatch.delenv("TINKER_API_KEY", raising=False)
+    with pytest.raises(ChatUnavailable, match="TINKER_API_KEY"):
+        endpoint_for(source)
+    monkeypatch.setenv("TINKER_API_KEY", "tml-abc")
+    monkeypatch.delenv("TINKER_BASE_URL", raising=False)
+    endpoint = endpoint_for(source)
+    assert endpoint.url == "https://tinker.thinkingmachines.dev/services/tinker-prod/oai/api/v1"
+    assert endpoint.api_key == "tml-abc"
+    monkeypatch.setenv("TINKER_BASE_URL", "https://tinker.example/")
+    assert endpoint_for(source).url == "https://tinker.example/oai/api/v1"
+
+
+def test_the_service_url_copy_matches_the_sdk() -> None:
+    from tinker.lib.base_url import DEFAULT_BASE_URL
+
+    from cookbook_tui.app.checkpoint_sampling import TINKER_SERVICE_URL
+
+    assert TINKER_SERVICE_URL == DEFAULT_BASE_URL
+
+
 CLIENT = textwrap.dedent(
     """
     import json, sys

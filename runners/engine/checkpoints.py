@@ -281,5 +281,32 @@ class CheckpointStore:
         shutil.rmtree(trash, ignore_errors=True)
 
 
+PEFT_WEIGHTS_FILE = "adapter_model.safetensors"
+PEFT_CONFIG_FILE = "adapter_config.json"
+
+
+def write_peft_export(folder: Path, tensors: dict[str, Any], base_model: str, rank: int, alpha: int) -> None:
+    """The LoRA tensors (checkpoint names: `….lora_A.default.weight`) as a PEFT adapter folder
+    that `PeftModel.from_pretrained(base, folder)` loads: PEFT saves names without the adapter's
+    segment, and a config naming the wrapped modules."""
+    from peft import LoraConfig as PeftLoraConfig
+    from safetensors.torch import save_file
+
+    exported = {re.sub(r"\.default(?=\.|$)", "", name): tensor for name, tensor in tensors.items()}
+    modules = sorted(
+        {name.removeprefix("base_model.model.").split(".lora_", 1)[0] for name in exported if ".lora_" in name}
+    )
+    save_file(exported, str(folder / PEFT_WEIGHTS_FILE))
+    config = PeftLoraConfig(
+        r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=modules, bias="none", task_type="CAUSAL_LM"
+    ).to_dict()
+    config = {key: sorted(value) if isinstance(value, set) else value for key, value in config.items()}
+    config["base_model_name_or_path"] = base_model
+    config["target_modules"] = modules
+    config["peft_type"] = "LORA"
+    config["task_type"] = "CAUSAL_LM"
+    write_json_atomic(folder / PEFT_CONFIG_FILE, config)
+
+
 def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

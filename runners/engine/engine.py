@@ -42,10 +42,12 @@ from .checkpoints import (
     pid_alive,
     tinker_path,
     utc_now,
+    write_peft_export,
 )
 from .errors import EngineError
 from .sample_jobs import SampleCancelled, SampleJob
 from .models import (
+    LORA_ALPHA,
     BaseModel,
     BaseModelCache,
     build_lora_model,
@@ -327,7 +329,7 @@ class Engine:
 
             def write(folder: Path) -> None:
                 if kind == "external_weights":
-                    training.model.save_pretrained(str(folder))  # PEFT's own adapter format
+                    write_peft_export(folder, tensors, training.base.name, training.lora_config.rank, LORA_ALPHA)
                     return
                 save_file(tensors, str(folder / ADAPTER_FILE))
                 if optimizer_state is not None:

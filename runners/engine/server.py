@@ -16,12 +16,15 @@ its queued work is dropped and its models unloaded. A client that hung up is one
 `retrieve_future` connection for a request closed before the answer, with no other
 `retrieve_future` for it open and none arriving within `hangup_grace_seconds` (the SDK re-polls
 at once after a try_again or a dropped connection; it only stops when it was killed or gave up):
-that request is cancelled. Work is shared round robin between sessions (`scheduler.py`).
+that request is cancelled. And a session with work waiting whose every connection closed (a killed
+process: the kernel closes them all) for `hangup_grace_seconds` has that work dropped; a live SDK
+client always holds a poll open while it waits. Work is shared round robin between sessions (`scheduler.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import json
 import logging
@@ -86,6 +89,9 @@ CLIENT_CONFIG = {
 # An abandoned sample future is cancelled with POST cancel_future.
 CLIENT_DYNAMIC_CONFIG = {"refresh_interval_sec": 300, "sample_cancel_enabled": True}
 
+# The request being handled, so that whatever names a session can note the connection it came on.
+_current_request: contextvars.ContextVar[web.Request | None] = contextvars.ContextVar("request", default=None)
+
 _ERROR_STATUS = {"user": 400, "not_found": 404, "server": 500}
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -132,6 +138,16 @@ class _Session:
     finished: bool = False
     expired: bool = False
     last_seen: float = field(default_factory=time.monotonic)
+    # The connections this session's requests came on (id -> transport), and since when none of
+    # them is open while it has work waiting.
+    transports: dict[int, Any] = field(default_factory=dict)
+    disconnected_since: float | None = None
+
+    def connected(self) -> bool:
+        for key, transport in list(self.transports.items()):
+            if transport.is_closing():
+                del self.transports[key]
+        return bool(self.transports)
 
 
 class EngineServer:
@@ -172,7 +188,37 @@ class EngineServer:
     def _touch(self, key: str | None) -> None:
         session = self.sessions.get(key) if key else None
         if session is not None:
-            session.last_seen = time.monotonic()
+            self._seen(session)
+
+    def _seen(self, session: _Session) -> None:
+        session.last_seen = time.monotonic()
+        request = _current_request.get()
+        transport = request.transport if request is not None else None
+        if transport is not None and not transport.is_closing():
+            session.transports[id(transport)] = transport
+            session.disconnected_since = None
+
+    def _check_hangups(self, now: float) -> None:
+        """A session with work waiting and none of its connections open for
+        `hangup_grace_seconds` hung up (its process died: the kernel closed every socket): its
+        waiting work is dropped. A live SDK client always holds a poll open while it waits."""
+        for session in self.sessions.values():
+            if session.finished or session.connected():
+                session.disconnected_since = None
+                continue
+            waiting = self.futures.unfinished(session.session_id)
+            if not waiting and not self.scheduler.queued(session.session_id):
+                session.disconnected_since = None
+                continue
+            if session.disconnected_since is None:
+                session.disconnected_since = now
+            elif now - session.disconnected_since >= self.hangup_grace_seconds:
+                reason = f"session {session.session_id!r}: the client hung up (every connection closed)"
+                dropped = self.scheduler.drop(session.session_id, reason)
+                for future in waiting:
+                    self.futures.cancel(future, reason)
+                logger.info("%s; dropped %d queued, %d waiting", reason, dropped, len(waiting))
+                session.disconnected_since = None
 
     async def _expire_sessions(self) -> None:
         """Every second: sessions not heard from for `session_timeout_seconds` expire (and once
@@ -181,6 +227,7 @@ class EngineServer:
         while True:
             await asyncio.sleep(min(1.0, self.session_timeout_seconds / 4))
             now = time.monotonic()
+            self._check_hangups(now)
             if now - last_sweep > EXPIRED_CHECKPOINT_SWEEP_SECONDS and hasattr(self.engine, "store"):
                 last_sweep = now
                 try:
@@ -243,7 +290,7 @@ class EngineServer:
         if session.finished:
             what = "expired (its heartbeats stopped)" if session.expired else "finished"
             raise EngineError(f"session {session_id!r} has {what}", "user")
-        session.last_seen = time.monotonic()
+        self._seen(session)
         return session
 
     def _require_model(self, model_id: str) -> None:
@@ -332,6 +379,7 @@ class EngineServer:
             return _error(
                 413, f"{request.path}: body too large ({declared} bytes declared, limit {self.max_body_bytes})"
             )
+        token = _current_request.set(request)
         try:
             return await handler(request)
         except (ConnectionResetError, PayloadEncodingError) as exc:
@@ -353,6 +401,8 @@ class EngineServer:
         except Exception as exc:
             logger.exception("%s %s failed", request.method, request.path)
             return _error(500, f"{type(exc).__name__}: {exc}")
+        finally:
+            _current_request.reset(token)
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
@@ -446,7 +496,7 @@ class EngineServer:
             # 410 tells the SDK to stop its heartbeat loop.
             what = "expired (no heartbeat)" if session.expired else "finished"
             return _error(410, f"session {req.session_id!r} has {what}")
-        session.last_seen = time.monotonic()
+        self._seen(session)
         return web.json_response({"type": "session_heartbeat"})
 
     async def finish_session(self, request: web.Request) -> web.Response:

@@ -52,13 +52,11 @@ def test_completions_stop_n_and_streaming(oai) -> None:
     assert chunks[-1].choices[0].finish_reason == whole.choices[0].finish_reason
 
 
-def test_a_sampler_checkpoint_path_samples_the_trained_adapter(oai, service_client, tiny_tokenizer) -> None:
+def test_a_sampler_checkpoint_path_samples_the_trained_adapter(oai, service_client, tiny_tokenizer, addition_data) -> None:
     from tinker import types
 
-    from conftest import make_addition_data
-
     training = service_client.create_lora_training_client(base_model=TINY, rank=8).result(timeout=SDK_TIMEOUT)
-    data = make_addition_data(tiny_tokenizer)
+    data = addition_data
     for _ in range(15):
         training.forward_backward(data, "cross_entropy").result(timeout=SDK_TIMEOUT)
         training.optim_step(types.AdamParams(learning_rate=1e-2)).result(timeout=SDK_TIMEOUT)

@@ -117,8 +117,10 @@ async def test_a_dropped_session_answers_its_queued_work_cancelled() -> None:
 def fast_expiry_server(tiny_model_path, tmp_path):
     from cookbook_tui.runners.engine import start_local_server
 
+    # A long hang-up grace: urllib closes its connection after each request, which would read as
+    # a client that hung up; this test is about heartbeats.
     server = start_local_server(
-        data_dir=tmp_path / "data", session_timeout_seconds=1.5, hangup_grace_seconds=1.0, hold_seconds=1.0
+        data_dir=tmp_path / "data", session_timeout_seconds=1.5, hangup_grace_seconds=60.0, hold_seconds=1.0
     )
     wait_healthy(server.base_url)
     yield server

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test test-gpu lint bench bench-gpu clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	test -d benchmarks/.deps/trl || $(BIN)/python -m pip install --quiet --no-deps --target benchmarks/.deps trl==1.16.0
 	$(BIN)/python -m benchmarks
+
+# CUDA: the `gpu` tests and P1, P2, P7 with both sides on the GPU; both skip (exit 0) without CUDA.
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -m gpu -rs tests
+
+bench-gpu: $(STAMP)
+	$(BIN)/python -m benchmarks --device cuda p1 p2 p7
 
 clean-venv:
 	rm -rf $(VENV)

@@ -55,8 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     # The TUI's chat engine: exit when the app that started it is gone.
     serve.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
 
+    runs = sub.add_parser("runs", help="list the local runs (state, steps, headline metric, alarms)")
+    runs.add_argument("--dir", action="append", metavar="DIR", help="a folder of runs (default ./runs; repeatable)")
+    runs.add_argument("--json", action="store_true", help="JSON for scripts")
+
+    from cookbook_tui.runners.remote_cli import add_remote_parser  # argparse only: light
+
+    add_remote_parser(sub)
+
+
+    edit = sub.add_parser("edit", help="open a recipe file in the app's editor")
+    edit.add_argument("recipe", help="path to a recipe TOML file")
+
     open_cmd = sub.add_parser("open", help="open a run directory in the app")
     open_cmd.add_argument("run_dir", help="a run directory written by cookbook-tui or tinker-cookbook")
+
+    compare = sub.add_parser("compare", help="compare 2-8 run directories in the app")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (ours or tinker-cookbook's)")
     return parser
 
 
@@ -68,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         from cookbook_tui.runners.engine.serve_cli import serve_main
 
         return serve_main(args)
+    if args.command == "remote":
+        from cookbook_tui.runners.remote_cli import remote_main
+
+        return remote_main(args)
+    if args.command == "runs":
+        from cookbook_tui.runners.runs_cli import runs_main
+
+        return runs_main(args)
     if args.command == "validate":
         from cookbook_tui.runners.headless import validate_main
 
@@ -85,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from cookbook_tui.app.tui import run_tui
 
-    return run_tui(open_run_dir=getattr(args, "run_dir", None))
+    if args.command == "compare":
+        return run_tui(compare_run_dirs=args.run_dirs)
+    return run_tui(
+        open_run_dir=getattr(args, "run_dir", None), edit_recipe=args.recipe if args.command == "edit" else None
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
+from cookbook_tui.recipes.paths import user_config_dir
 from cookbook_tui.runners.rundir import pid_alive
 
 
@@ -41,15 +42,6 @@ def is_error(problem: RecipeProblem) -> bool:
     return getattr(problem, "severity", "error") == "error"
 
 
-def user_config_dir() -> Path:
-    configured = os.environ.get("COOKBOOK_TUI_CONFIG_DIR")
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("cookbook-tui"))
-
-
 def user_recipes_dir() -> Path:
     return user_config_dir() / "recipes"
 
@@ -60,10 +52,23 @@ def list_installed_recipes() -> Sequence[RecipeEntry]:
     return list_recipes()
 
 
+def describe_recipe_file(path: Path) -> RecipeEntry:
+    from cookbook_tui.recipes.catalog import recipe_info
+
+    return recipe_info(path)
+
+
 def validate_with_core(text: str, source: str) -> Sequence[RecipeProblem]:
     from cookbook_tui.recipes import validate_recipe_text
 
     return validate_recipe_text(text, source=source)
+
+
+def tinker_remote() -> Any:
+    """The Tinker account's runs and checkpoints (TINKER_BASE_URL, else the service)."""
+    from cookbook_tui.runners.remote import Remote
+
+    return Remote()
 
 
 def utc_now() -> datetime:
@@ -75,8 +80,10 @@ class AppConfig:
     runs_dir: Path = field(default_factory=lambda: Path("runs"))
     recipes_dir: Path = field(default_factory=user_recipes_dir)
     list_recipes: Callable[[], Sequence[RecipeEntry]] = list_installed_recipes
+    describe_recipe: Callable[[Path], RecipeEntry] = describe_recipe_file
     validate_recipe_text: Callable[[str, str], Sequence[RecipeProblem]] = validate_with_core
     now: Callable[[], datetime] = utc_now
+    remote: Callable[[], Any] = tinker_remote
     pid_alive: Callable[[int | None], bool] = pid_alive
     python: str = sys.executable
     # Live panes poll the run dir this often; snapshot tests set 0 to poll only on mount.
@@ -84,5 +91,7 @@ class AppConfig:
     # append-to-plot delay under 250 ms (benchmarks/p5_run_dir.py).
     poll_interval: float = 0.2
     validate_delay: float = 0.4
+    # A watched run that ends rings the terminal bell besides its toast (COOKBOOK_TUI_BELL=0: no bell).
+    bell: bool = field(default_factory=lambda: os.environ.get("COOKBOOK_TUI_BELL", "1") not in ("0", "false", "no"))
     # Extra environment for launched runs (tests point them at a private data dir).
     run_env: dict[str, str] = field(default_factory=dict)

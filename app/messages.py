@@ -49,3 +49,11 @@ class CheckpointReply(Message):
     prompt: str
     completion: str
     error: str | None = None
+
+
+
+@dataclass
+class ChartCursorMoved(Message):
+    """The chart grid's inspect cursor is on `step` (None: no cursor); the samples pane follows it."""
+
+    step: float | None

@@ -8,11 +8,9 @@ process group (the runner and anything it started).
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 PROCESS_LOGS = ".process-logs"
@@ -28,22 +26,6 @@ def resume_command(python: str, run_dir: Path) -> list[str]:
 
 def dry_run_command(python: str, recipe: Path) -> list[str]:
     return [python, "-m", "cookbook_tui.app.cli", "--run", str(recipe), "--dry-run"]
-
-
-def new_run_dir(runs_dir: Path, recipe_name: str, now: datetime) -> Path:
-    """A fresh run dir, created here: two launches in the same second get different folders
-    (mkdir is the atomic claim; the runner writes into the folder it is given)."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", recipe_name).strip("-") or "run"
-    base = runs_dir / stem / now.strftime("%Y%m%d-%H%M%S")
-    base.parent.mkdir(parents=True, exist_ok=True)
-    candidate, suffix = base, 1
-    while True:
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            suffix += 1
-            candidate = base.with_name(f"{base.name}-{suffix}")
 
 
 @dataclass

@@ -256,20 +256,126 @@ def find_run_dirs(root: Path, max_depth: int = 3) -> list[Path]:
     return sorted(found, key=lambda p: (p.name, str(p)), reverse=True)
 
 
-def last_jsonl_row(path: Path, window: int = 64 * 1024) -> dict[str, Any]:
-    """The last complete row of a JSONL file, reading only its end."""
+@dataclass
+class MetricsPreview:
+    columns: dict[str, tuple[list[int], list[float]]]
+    rows: int
+
+
+def tail_rows(path: Path, window: int) -> list[dict[str, Any]]:
+    """The complete JSONL rows in the last `window` bytes of a file (a line cut by the window and
+    undecodable lines are skipped), reading only its end."""
     try:
         with path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             handle.seek(max(0, size - window))
             chunk = handle.read()
     except OSError:
-        return {}
-    for line in reversed(chunk.splitlines()):
+        return []
+    rows = []
+    for line in chunk.splitlines():
         try:
             row = json.loads(line)
         except ValueError:
             continue
         if isinstance(row, dict):
-            return row
-    return {}
+            rows.append(row)
+    return rows
+
+
+def preview_metrics(path: Path, window: int) -> MetricsPreview:
+    """The metric columns of a metrics.jsonl's latest rows (its last `window` bytes), for the
+    first frame of a long run whose whole history is still being read."""
+    rows = tail_rows(path, window)
+    series = MetricSeries()
+    series.add_rows(rows)
+    return MetricsPreview(series.columns, len(rows))
+
+
+def last_jsonl_row(path: Path, window: int = 64 * 1024) -> dict[str, Any]:
+    """The last complete row of a JSONL file, reading only its end."""
+    rows = tail_rows(path, window)
+    return rows[-1] if rows else {}
+
+
+TIME_KEY = "time/total"  # tinker-cookbook's seconds per step
+RECENT_STEPS = 10  # the ETA uses the pace of the last this-many steps
+
+
+@dataclass
+class MetricsDigest:
+    """What the runs table needs from a metrics.jsonl, followed incrementally (a reload every two
+    seconds reads only new rows): steps done, the last row, time spent in steps (summed over every
+    attempt, so a resume keeps it), and the recent step pace for the ETA."""
+
+    path: Path
+    last_row: dict[str, Any] = field(default_factory=dict)
+    steps_done: int | None = None
+    step_seconds: float = 0.0
+    recent: list[float] = field(default_factory=list)
+    observed: list[tuple[float, int]] = field(default_factory=list)  # (wall time, steps) when no step times
+
+    def __post_init__(self) -> None:
+        self._tail = JsonlTail(self.path)
+        self._by_step: dict[int, float] = {}
+
+    def poll(self) -> None:
+        rows = self._tail.poll()
+        if self._tail.reset:
+            self._by_step.clear()
+            self.recent.clear()
+            self.last_row = {}
+        for row in rows:
+            step = row.get("step")
+            if not isinstance(step, int):
+                continue
+            seconds = row.get(TIME_KEY)
+            if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+                self._by_step[step] = float(seconds)  # a resumed step logged again counts once
+                self.recent = (self.recent + [float(seconds)])[-RECENT_STEPS:]
+            self.last_row = row
+            self.steps_done = step + 1
+        if rows or self._tail.reset:
+            self.step_seconds = sum(self._by_step.values())
+
+    def seconds_per_step(self, now: float) -> float | None:
+        """The recent pace: mean step time of the last steps, else steps seen across polls."""
+        if self.recent:
+            return sum(self.recent) / len(self.recent)
+        if self.steps_done is not None:
+            if not self.observed or self.observed[-1][1] != self.steps_done:
+                self.observed = (self.observed + [(now, self.steps_done)])[-RECENT_STEPS:]
+            if len(self.observed) >= 2:
+                (t0, s0), (t1, s1) = self.observed[0], self.observed[-1]
+                if s1 > s0:
+                    return (t1 - t0) / (s1 - s0)
+        return None
+
+
+def recent_seconds_per_step(columns: dict[str, tuple[list[int], list[float]]]) -> float | None:
+    """The mean step time of the last RECENT_STEPS steps, from the run's own `time/total`."""
+    column = columns.get(TIME_KEY)
+    if not column or not column[1]:
+        return None
+    recent = column[1][-RECENT_STEPS:]
+    return sum(recent) / len(recent)
+
+
+def run_seconds(status: RunStatus, digest: MetricsDigest | None, now: datetime) -> float | None:
+    """How long a run has trained: its summed step times when it logs them (kept across a resume),
+    else this attempt's wall time from status.json."""
+    if digest is not None and digest.step_seconds > 0:
+        return digest.step_seconds
+    if status.started_at is None:
+        return None
+    end = status.ended_at if status.ended_at and not status.is_active else now
+    return max((end - status.started_at).total_seconds(), 0.0)
+
+
+def eta_seconds(status: RunStatus, digest: MetricsDigest | None, now: datetime) -> float | None:
+    if not status.is_active or digest is None or digest.steps_done is None or not status.total_steps:
+        return None
+    pace = digest.seconds_per_step(now.timestamp())
+    if pace is None:
+        return None
+    return pace * max(status.total_steps - digest.steps_done, 0)

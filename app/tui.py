@@ -1,16 +1,71 @@
-"""Entry point for the terminal app: `cookbook-tui` and `cookbook-tui open RUN_DIR`."""
+"""Entry point for the terminal app: `cookbook-tui`, `cookbook-tui open RUN_DIR`,
+`cookbook-tui compare RUN_DIR RUN_DIR …` and `cookbook-tui edit RECIPE.toml`."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+EXIT_BAD_INPUT = 2
 
-def run_tui(open_run_dir: str | None = None) -> int:
-    from cookbook_tui.app.cookbook_app import CookbookApp
 
+def compare_problem(run_dirs: list[str]) -> str | None:
+    """Why these run dirs cannot be compared, in words that name the bad one; None if they can."""
+    from cookbook_tui.app.rundir_view import is_run_dir
+    from cookbook_tui.app.run_compare import MAX_RUNS
+
+    if not 2 <= len(run_dirs) <= MAX_RUNS:
+        return f"compare takes 2 to {MAX_RUNS} run directories, got {len(run_dirs)}"
+    for run_dir in run_dirs:
+        if not Path(run_dir).is_dir():
+            return f"{run_dir}: no such run directory"
+        if not is_run_dir(Path(run_dir)):
+            return f"{run_dir}: not a run directory (no status.json, metrics.jsonl, checkpoints.jsonl or config.json)"
+    if len({Path(d).resolve() for d in run_dirs}) < len(run_dirs):
+        return "the same run directory is named twice"
+    return None
+
+
+def recipe_file_problem(path: Path) -> str | None:
+    """Why `path` cannot be opened in the editor, or None. A recipe with TOML or schema errors
+    opens: the editor lists them, and fixing them is what it is for."""
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "is a folder, not a recipe file"
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return "not a text file (not UTF-8)"
+    except OSError as error:
+        return f"cannot read it ({error.strerror or error})"
+    return None
+
+
+def run_tui(
+    open_run_dir: str | None = None, compare_run_dirs: list[str] | None = None, edit_recipe: str | None = None
+) -> int:
+    if compare_run_dirs is not None:
+        problem = compare_problem(compare_run_dirs)
+        if problem:
+            print(f"cookbook-tui compare: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        from cookbook_tui.app.cookbook_app import CookbookApp
+
+        CookbookApp(compare_run_dirs=[Path(d) for d in compare_run_dirs]).run()
+        return 0
     if open_run_dir is not None and not Path(open_run_dir).is_dir():
         print(f"cookbook-tui open: {open_run_dir}: no such run directory", file=sys.stderr)
-        return 2
-    CookbookApp(open_run_dir=Path(open_run_dir) if open_run_dir else None).run()
+        return EXIT_BAD_INPUT
+    if edit_recipe is not None:
+        problem = recipe_file_problem(Path(edit_recipe))
+        if problem:
+            print(f"cookbook-tui edit: {edit_recipe}: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    from cookbook_tui.app.cookbook_app import CookbookApp
+
+    CookbookApp(
+        open_run_dir=Path(open_run_dir) if open_run_dir else None,
+        edit_recipe=Path(edit_recipe) if edit_recipe else None,
+    ).run()
     return 0

@@ -20,6 +20,28 @@ def offline_env() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TINKER_TELEMETRY", "0")
+    # Both sides on one device: the engine reads this too (runners/engine/models.pick_device).
+    os.environ.setdefault("COOKBOOK_TUI_DEVICE", "cpu")
+
+
+def bench_device() -> str:
+    """`cpu` for `make bench`, `cuda` for `make bench-gpu` (python -m benchmarks --device cuda)."""
+    return os.environ.get("COOKBOOK_TUI_DEVICE", "cpu")
+
+
+def reference_dtype():
+    """The reference sides' weights, as the engine holds them: bf16 on CUDA, float32 on the CPU."""
+    import torch
+
+    return torch.bfloat16 if bench_device().startswith("cuda") else torch.float32
+
+
+def sync() -> None:
+    """Wait for queued CUDA work, so a timed reference step is the work and not its launch."""
+    if bench_device().startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
 
 
 @dataclass
@@ -88,7 +110,8 @@ def median(values: list[float]) -> float:
 
 def save(result: Result) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{result.benchmark}.json"
+    suffix = "_cuda" if bench_device().startswith("cuda") else ""
+    path = RESULTS_DIR / f"{result.benchmark}{suffix}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     os.replace(tmp, path)
@@ -110,24 +133,13 @@ def print_table(result: Result) -> None:
 def llama_30m_folder(root: Path) -> Path:
     """A ~30M-parameter Llama shape with the tiny model's tokenizer, weights from seed 0."""
     offline_env()
-    import shutil
+    from transformers import LlamaConfig
 
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from cookbook_tui.runners.engine.model_families import tiny_vocab, write_model_folder
 
-    from cookbook_tui.runners.tiny_model import ensure_tiny_model
-
-    folder = root / "llama-30m"
-    if (folder / "config.json").exists():
-        return folder
-    tiny = ensure_tiny_model()
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        if (tiny / name).exists():
-            shutil.copy(tiny / name, folder / name)
-    tiny_config = json.loads((tiny / "config.json").read_text())
+    vocab = tiny_vocab()
     config = LlamaConfig(
-        vocab_size=tiny_config["vocab_size"],
+        vocab_size=vocab["vocab"],
         hidden_size=512,
         intermediate_size=1536,
         num_hidden_layers=8,
@@ -135,9 +147,7 @@ def llama_30m_folder(root: Path) -> Path:
         num_key_value_heads=8,
         max_position_embeddings=1024,
         tie_word_embeddings=False,
-        eos_token_id=tiny_config.get("eos_token_id"),
-        pad_token_id=tiny_config.get("pad_token_id"),
+        eos_token_id=vocab["eos"],
+        pad_token_id=vocab["pad"],
     )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(str(folder))
-    return folder
+    return write_model_folder(config, root / "llama-30m", seed=0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .common import Comparison, Result, llama_30m_folder, median, offline_env, timed
+from .common import bench_device, reference_dtype, sync, Comparison, Result, llama_30m_folder, median, offline_env, timed
 
 BATCH, SEQ_LEN, RANK, LR = 16, 128, 32, 1e-4
 
@@ -48,14 +48,14 @@ def torch_step_times(model_path: str, rows: list[list[int]], steps: int) -> list
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=reference_dtype()).to(bench_device())
     targets = [n for n, m in base.named_modules() if isinstance(m, torch.nn.Linear)]
     torch.manual_seed(0)
     model = get_peft_model(base, LoraConfig(r=RANK, lora_alpha=32, lora_dropout=0.0, target_modules=targets))
     model.eval()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=LR, betas=(0.9, 0.95), eps=1e-12, weight_decay=0.0)
-    tokens = torch.tensor(rows)
+    tokens = torch.tensor(rows, device=bench_device())
     inputs, targets_t = tokens[:, :-1], tokens[:, 1:]
     weights = torch.ones_like(targets_t, dtype=torch.float32)
 
@@ -66,6 +66,7 @@ def torch_step_times(model_path: str, rows: list[list[int]], steps: int) -> list
         loss = -(logprobs * weights).sum()
         loss.backward()
         opt.step()
+        sync()
 
     return timed(step, repeats=steps, warmup=2)
 

@@ -140,7 +140,7 @@ def run(quick: bool = False) -> Result:
             ours=median(ours),
             reference=median(ref),
             higher_is_better=False,
-            goal="faster (> 1.0)",
+            goal=">= 1.2 (issue 15)",
             notes=f"median of {steps} steps",
         )
     )

@@ -1,18 +1,39 @@
-"""cookbook-tui recipes: the TOML format, its validation, and the bundled recipes and data."""
+"""cookbook-tui recipes: the TOML format, its validation, and the bundled recipes and data.
 
-from cookbook_tui.recipes.catalog import RecipeInfo, list_recipes
-from cookbook_tui.recipes.issues import RecipeError, RecipeIssue
-from cookbook_tui.recipes.recipe import Recipe, load_recipe, recipe_from_text
-from cookbook_tui.recipes.validate import check_recipe_text, validate_recipe_text
+The names below load on first use (PEP 562), so a light submodule such as `recipes.paths` can be
+imported by the TUI's first frame without the validator and its dependencies.
+"""
 
-__all__ = [
-    "Recipe",
-    "RecipeError",
-    "RecipeInfo",
-    "RecipeIssue",
-    "check_recipe_text",
-    "list_recipes",
-    "load_recipe",
-    "recipe_from_text",
-    "validate_recipe_text",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "RecipeInfo": "catalog",
+    "list_recipes": "catalog",
+    "RecipeError": "issues",
+    "RecipeIssue": "issues",
+    "Recipe": "recipe",
+    "load_recipe": "recipe",
+    "recipe_from_text": "recipe",
+    "check_recipe_text": "validate",
+    "validate_recipe_text": "validate",
+}
+
+__all__ = sorted(_WHERE)
+
+if TYPE_CHECKING:
+    from cookbook_tui.recipes.catalog import RecipeInfo, list_recipes
+    from cookbook_tui.recipes.issues import RecipeError, RecipeIssue
+    from cookbook_tui.recipes.recipe import Recipe, load_recipe, recipe_from_text
+    from cookbook_tui.recipes.validate import check_recipe_text, validate_recipe_text
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

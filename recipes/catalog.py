@@ -61,3 +61,9 @@ def list_recipes(extra_dirs: Iterable[Path | str] = ()) -> list[RecipeInfo]:
             seen.add(resolved)
             infos.append(_info(path, bundled))
     return infos
+
+
+def recipe_info(path: Path | str) -> RecipeInfo:
+    """What the list would show for one recipe file anywhere (`cookbook-tui edit FILE`)."""
+    path = Path(path)
+    return _info(path, bundled=path.resolve().parent == BUNDLED_DIR.resolve())

@@ -372,7 +372,26 @@ def _check_hub(chk: _Checker, recipe: dict[str, Any], hub: list[tuple[str, str, 
         chk.add(field, f"{repo_type} {repo!r}: {answer.reason}", at_value=True, severity=severity)
 
 
-def _syntax_issue(exc: tomllib.TOMLDecodeError, source: str) -> RecipeIssue:
+def _unclosed_quote(line_text: str) -> tuple[int, str] | None:
+    """(0-based column, quote) of a string opened on this line and not closed on it, if any."""
+    at, open_quote = 0, None
+    start = 0
+    while at < len(line_text):
+        char = line_text[at]
+        if open_quote is None:
+            if char == "#":
+                return None
+            if char in "\"'":
+                open_quote, start = char, at
+        elif char == "\\" and open_quote == '"':
+            at += 1  # an escaped character, the quote included
+        elif char == open_quote:
+            open_quote = None
+        at += 1
+    return (start, open_quote) if open_quote else None
+
+
+def _syntax_issue(exc: tomllib.TOMLDecodeError, source: str, text: str = "") -> RecipeIssue:
     message = str(exc)
     match = _TOML_POS_RE.search(message)
     line = column = None
@@ -380,6 +399,20 @@ def _syntax_issue(exc: tomllib.TOMLDecodeError, source: str) -> RecipeIssue:
         line, column = int(match.group(1)), int(match.group(2))
         message = message[: match.start()]
     message = message[:1].lower() + message[1:]
+    lines = text.splitlines()
+    unclosed = None
+    if line and line <= len(lines) and message.startswith(("illegal character '\\n'", "illegal character '\\r'")):
+        # tomllib's words for a string that reaches the end of its line
+        unclosed = line, _unclosed_quote(lines[line - 1])
+    elif line is None and message.startswith(('expected "\'"', "unterminated string")):
+        # a string still open at the end of the file: the first line that leaves one open
+        unclosed = next(((n, q) for n, q in ((n, _unclosed_quote(t)) for n, t in enumerate(lines, 1)) if q), None)
+    if unclosed and unclosed[1]:
+        line, (start, quote) = unclosed[0], unclosed[1]
+        return RecipeIssue(
+            source, line, start + 1, "syntax",
+            f"invalid TOML: unterminated string (the {quote} here is not closed on this line)",
+        )
     return RecipeIssue(source, line, column, "syntax", f"invalid TOML: {message}")
 
 
@@ -396,7 +429,7 @@ def check_recipe_text(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        return [_syntax_issue(exc, source)], None
+        return [_syntax_issue(exc, source, text)], None
     chk = _Checker(text, source)
     recipe = _check_structure(chk, data)
     base = base_dir if base_dir is not None else base_dir_for(source)

@@ -64,7 +64,7 @@ def _run_dir_for(args: argparse.Namespace, recipe: Recipe) -> tuple[Path, bool] 
         if rundir.is_run_dir(run_dir) or (run_dir / rundir.CHECKPOINTS_FILE).exists():
             return _bad(f"--log-dir {run_dir} already holds a run: continue it with --resume {run_dir}, or pick a new dir")
         return run_dir, False
-    return rundir.default_run_dir(recipe.name), False
+    return rundir.new_run_dir("runs", rundir.run_folder_name(recipe.path, recipe.name)), False
 
 
 def run_main(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""What a headless run shows: a rich progress bar and one short line per step, or one JSON event
+"""What a headless run shows: in a terminal, one live progress bar (step/total, rate, ETA and the
+workflow's headline metrics); sent to a file or a pipe, one short line per step; or one JSON event
 per line (`--json-events`), or nothing (`--quiet`). Fed by a thread that tails metrics.jsonl, so
 the cookbook's loop is not touched."""
 
@@ -12,7 +13,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from cookbook_tui.runners.rundir import METRICS_FILE, JsonlTail
 
@@ -33,6 +44,29 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+class StepRateColumn(ProgressColumn):
+    """Steps a second (or seconds a step, for slow steps)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if not speed:
+            return Text("– step/s", style="progress.data.speed")
+        shown = f"{speed:.2f} step/s" if speed >= 1 else f"{1 / speed:.1f} s/step"
+        return Text(shown, style="progress.data.speed")
+
+
+class StepProgress(Progress):
+    """The bar, and under it the headline metrics (a line of their own, so a narrow terminal
+    cuts them with an ellipsis rather than squeezing the bar's columns)."""
+
+    headline = ""
+
+    def get_renderables(self):
+        yield self.make_tasks_table(self.tasks)
+        if self.headline:
+            yield Text("  " + self.headline, no_wrap=True, overflow="ellipsis")
+
+
 class Reporter:
     """Receives run events from the runner and the metrics follower; renders them."""
 
@@ -48,6 +82,7 @@ class Reporter:
         self._keys: tuple[str, ...] = ()
         self._total: int | None = None
         self._stage = ""
+        self._headline: dict[str, Any] = {}  # the last value of each headline metric (evals are sparse)
 
     def event(self, kind: str, **fields: Any) -> None:
         if self.json_events:
@@ -68,17 +103,25 @@ class Reporter:
     def stage_started(self, stage: str, workflow: str, total: int | None) -> None:
         self._stop_bar()
         self._stage, self._total = stage, total
+        self._headline = {}
         self._keys = KEY_METRICS["warmup" if stage == "warmup" else workflow]
         self.event("stage", stage=stage, total_steps=total)
         if self.quiet:
             return
-        self._progress = Progress(
+        self._progress = StepProgress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=30),
             MofNCompleteColumn(),
+            StepRateColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             TimeElapsedColumn(),
             console=self.console,
             transient=False,
+            # rich would otherwise route sys.stdout/sys.stderr through the bar while it is live,
+            # past our log sink: the cookbook's per-step tables and log lines filled the terminal.
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
         self._task = self._progress.add_task(stage, total=total)
         self._progress.start()
@@ -91,9 +134,13 @@ class Reporter:
         self.event("step", stage=self._stage, step=step, total_steps=self._total, metrics=row)
         if self.quiet or self._progress is None:
             return
-        of = f"/{self._total}" if self._total else ""
         shown = "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items())
-        self._progress.console.print(f"{self._stage} step {step + 1}{of}  {shown}", markup=False, soft_wrap=True)
+        if shown:
+            self._headline.update(metrics)
+        if not self.console.is_terminal:  # a log file or a pipe gets a line a step; a terminal, the bar
+            of = f"/{self._total}" if self._total else ""
+            self._progress.console.print(f"{self._stage} step {step + 1}{of}  {shown}", markup=False, soft_wrap=True)
+        self._progress.headline = "  ".join(f"{k} {_fmt(v)}" for k, v in self._headline.items())
         self._progress.update(self._task, completed=step + 1)
 
     def finished(self, state: str, run_dir: Path, error: str | None = None) -> None:

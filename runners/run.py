@@ -17,7 +17,7 @@ from typing import Any
 
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.recipes.schema import warmup_ref_step
-from cookbook_tui.runners import rundir
+from cookbook_tui.runners import rundir, token_meter
 from cookbook_tui.runners.progress import MetricsFollower, Reporter
 
 logger = logging.getLogger("cookbook_tui.run")
@@ -99,17 +99,31 @@ class Runner:
             self.status.update(total_steps=stage.expected_steps)
         self.reporter.stage_started(stage_name, self.recipe.workflow, stage.expected_steps)
 
+        from cookbook_tui.runners.alarms import AlarmWatch, load_thresholds
+
+        alarms = AlarmWatch(load_thresholds())
+
         def on_row(row: dict[str, Any]) -> None:
             self.reporter.step(row)
+            for alarm in alarms.feed(row):
+                self.reporter.warning(f"alarm: {alarm.message}")
+                logger.warning("alarm (%s) at step %s: %s", alarm.kind, alarm.step, alarm.message)
             if stage_name == "train":
                 self.status.update(step=row["step"] + 1)
 
         follower = MetricsFollower(log_path, on_row)
         follower.skip_steps_before(rundir.read_metrics(log_path))
         follower.start()
+        previous_logs = (log_path, self.run_dir / "warmup") if stage_name == "train" else (log_path,)
+        token_meter.install(
+            token_meter.TokenMeter(
+                token_meter.load_prices(self.recipe.model_name), token_meter.last_total_cost(*previous_logs)
+            )
+        )
         try:
             stage.run()
         finally:
+            token_meter.uninstall()
             follower.stop()
             rundir.dedupe_metrics(log_path)
 
@@ -179,6 +193,9 @@ class Runner:
         for log_path in (self.run_dir, self.run_dir / "warmup"):
             rundir.dedupe_metrics(log_path)
         self.status.finish(state, error)
+        cost = token_meter.last_total_cost(self.run_dir, self.run_dir / "warmup")
+        if cost:
+            self.reporter.info(f"cost: ${cost:.4f} (prices.toml, {self.recipe.model_name})")
         self.reporter.finished(state, self.run_dir, error)
         return state
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import re
+import secrets
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,32 +39,79 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def default_run_dir(recipe_name: str, base: Path | str = "runs") -> Path:
-    """runs/<recipe>/<UTC timestamp>, made unique if two runs start in the same second."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    candidate = Path(base) / recipe_name / stamp
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = Path(base) / recipe_name / f"{stamp}-{n}"
-    return candidate
+_UNSAFE_IN_FOLDER_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def run_folder_name(recipe_path: Path | str | None, recipe_name: str) -> str:
+    """The one rule for runs/<this>/<timestamp>, headless and in the app: the recipe file's name
+    (what the user saved it as and passes to --run; two copies of a recipe keep their runs apart),
+    else the recipe's `name`, made safe for a folder name."""
+    stem = Path(recipe_path).stem if recipe_path else recipe_name
+    return _UNSAFE_IN_FOLDER_NAME.sub("-", stem).strip("-.") or "run"
+
+
+def new_run_dir(runs_dir: Path | str, folder_name: str, now: datetime | None = None) -> Path:
+    """A fresh run dir runs_dir/<folder_name>/<UTC timestamp>, created here: mkdir is the atomic
+    claim, so two runs started in the same second (two processes or the app twice) get two
+    folders. `folder_name` is sanitised again, so any caller gets a safe single path component."""
+    stem = _UNSAFE_IN_FOLDER_NAME.sub("-", folder_name).strip("-.") or "run"
+    base = Path(runs_dir) / stem / (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = base, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = base.with_name(f"{base.name}-{n}")
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with exactly `text` (no newline translation): a reader sees the old file or
-    the new one, never half of either, and a crash leaves no partial file behind."""
+    the new one, never half of either, and a crash leaves no partial file behind.
+
+    A new file gets the mode the user's umask gives (0644 under 022), as `open()` would; a file
+    written again keeps its mode. (mkstemp's temp files are 0600, so it is not used here.)"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        keep_mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        keep_mode = None
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+    try:
+        if keep_mode is not None:
+            os.fchmod(fd, keep_mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (a power cut after replace could otherwise lose it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - a platform without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
 
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -3,8 +3,11 @@
 - `HeldoutSampler`: a cookbook `SamplingClientEvaluator` (the loops call it every N steps with a
   sampling client on the current weights). It answers held-out prompts greedily, writes them with
   their loss-mask segments, and returns `samples/exact_match` when references are known.
-- `RecordingRLDatasetBuilder`: wraps an RL dataset builder so the envs it makes record the first
-  few rollouts of each batch (prompt, completion, reward) as they happen.
+- `RecordingRLDatasetBuilder`: wraps an RL dataset builder so the envs it makes record whole
+  groups of rollouts (prompt, completion, reward, `group`, `rollout`) as they happen, so the TUI can
+  show a GRPO group view (advantage = reward - the group's mean). The bound: the first
+  min(samples.count, MAX_GROUPS_PER_STEP) groups of each step, at most MAX_ROLLOUTS_PER_GROUP
+  rollouts each (<= 4 x 32 rows a step), which keeps samples.jsonl small on long runs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from tinker_cookbook.tokenizer_utils import get_tokenizer
 from cookbook_tui.runners.rundir import append_samples, sample_row
 
 EXACT_MATCH_KEY = "samples/exact_match"
+MAX_GROUPS_PER_STEP = 4
+MAX_ROLLOUTS_PER_GROUP = 32
 
 
 @dataclass(frozen=True)
@@ -136,9 +141,11 @@ class _Recorder:
 
 
 class _RecordingEnv(Env):
-    def __init__(self, inner: Env, recorder: _Recorder):
+    def __init__(self, inner: Env, recorder: _Recorder, group: int, rollout: int):
         self._inner = inner
         self._recorder = recorder
+        self._group = group
+        self._rollout = rollout
         self._prompt = ""
         self._turns: list[str] = []
         self._reward = 0.0
@@ -168,6 +175,8 @@ class _RecordingEnv(Env):
                         reward=self._reward,
                         segments=segments,
                         turns=len(self._turns),
+                        group=self._group,
+                        rollout=self._rollout,
                     )
                 ],
             )
@@ -175,20 +184,22 @@ class _RecordingEnv(Env):
 
 
 class _RecordingGroupBuilder(EnvGroupBuilder):
-    """Delegates to the wrapped builder; the first env of the group records its episode."""
+    """Delegates to the wrapped builder; the group's envs (up to the bound) record their episodes."""
 
-    def __init__(self, inner: EnvGroupBuilder, recorder: _Recorder):
+    def __init__(self, inner: EnvGroupBuilder, recorder: _Recorder, group: int):
         self._inner = inner
         self._recorder = recorder
+        self._group = group
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     async def make_envs(self) -> Sequence[Env]:
         envs = list(await self._inner.make_envs())
-        if envs:
-            envs[0] = _RecordingEnv(envs[0], self._recorder)
-        return envs
+        return [
+            _RecordingEnv(env, self._recorder, self._group, index) if index < MAX_ROLLOUTS_PER_GROUP else env
+            for index, env in enumerate(envs)
+        ]
 
     async def compute_group_rewards(self, trajectory_group, env_group):
         inner_envs = [e._inner if isinstance(e, _RecordingEnv) else e for e in env_group]
@@ -212,9 +223,8 @@ class _RecordingDataset(RLDataset):
         builders = list(self._inner.get_batch(index))
         # Synchronous training asks for batch i at step i: that is the step the rows carry.
         recorder = _Recorder(self._run_dir, self._tokenizer, index)
-        return [
-            _RecordingGroupBuilder(b, recorder) if i < self._per_step else b for i, b in enumerate(builders)
-        ]
+        groups = min(self._per_step, MAX_GROUPS_PER_STEP)
+        return [_RecordingGroupBuilder(b, recorder, i) if i < groups else b for i, b in enumerate(builders)]
 
     def __len__(self) -> int:
         return len(self._inner)
@@ -225,8 +235,9 @@ class _RecordingDataset(RLDataset):
 
 @chz.chz
 class RecordingRLDatasetBuilder(RLDatasetBuilder):
-    """An RL dataset builder whose training envs write their first `per_step` groups' first
-    rollout to samples.jsonl. The test set (if any) passes through unrecorded."""
+    """An RL dataset builder whose training envs write the first `per_step` groups of each step
+    (at most MAX_GROUPS_PER_STEP, each whole up to MAX_ROLLOUTS_PER_GROUP rollouts) to
+    samples.jsonl. The test set (if any) passes through unrecorded."""
 
     inner: RLDatasetBuilder
     run_dir: str

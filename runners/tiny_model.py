@@ -21,6 +21,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from cookbook_tui.runners.rundir import write_atomic
+
 TINY_MODEL_NAME = "cookbook-tui/tiny-chat"
 # Bump when anything below changes what is written: it names the cache snapshot.
 TINY_MODEL_BUILD = "1"
@@ -216,9 +218,7 @@ def ensure_tiny_model() -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
     refs = path.parent.parent / "refs"
     refs.mkdir(exist_ok=True)
-    ref_tmp = refs / f".main.{os.getpid()}"
-    ref_tmp.write_text(_revision())
-    os.replace(ref_tmp, refs / "main")
+    write_atomic(refs / "main", _revision())
     return path
 
 

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from cookbook_tui.app.widgets.in_order_input import InOrderInput
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Yes or no; Escape is no."""
@@ -46,13 +48,14 @@ class QuitScreen(ModalScreen[str | None]):
         self.running = running
 
     def compose(self) -> ComposeResult:
-        runs = "1 run is" if self.running == 1 else f"{self.running} runs are"
+        one = self.running == 1
+        runs, them = ("1 run is", "it") if one else (f"{self.running} runs are", "them")
         with Vertical(classes="dialog"):
             yield Label(f"{runs} still training.", classes="dialog-question")
-            yield Label("Leave them running (reopen them later from Runs) or stop them now?")
+            yield Label(f"Leave {them} running (reopen {them} later from Runs) or stop {them} now?")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Leave running", variant="primary", id="leave")
-                yield Button("Stop them", variant="error", id="stop")
+                yield Button(f"Stop {them}", variant="error", id="stop")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
@@ -76,7 +79,7 @@ class SaveAsScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"Save a copy in {self.folder}", classes="dialog-question")
-            yield Input(value=self.suggestion, placeholder="recipe name", id="save-as-name")
+            yield InOrderInput(value=self.suggestion, placeholder="recipe name", id="save-as-name")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")

@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.events import Key
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from cookbook_tui.app.widgets.in_order_input import InOrderInput
 from cookbook_tui.app.widgets.recipe_table import RecipeTable
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
@@ -19,14 +20,20 @@ class RecipesScreen(ReportsWorkerErrors, Screen[None]):
     left_for_another_screen = False  # set once the editor or runs screen has covered this one
 
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter", id="recipes.filter"),
+        # priority: "/" in the filter moves focus there rather than typing a "/" into it.
+        Binding("slash", "focus_filter", "Filter", id="recipes.filter", priority=True),
         Binding("ctrl+l", "reload", "Reload", id="recipes.reload"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="recipes.clear_filter"),
     ]
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="Type to filter recipes (name, workflow, backend, words)", id="recipe-filter")
+        # select_on_focus would select the letter that typing on the list just put there (after the
+        # next refresh), and the following letter would replace it: "dpo" became "po".
+        yield InOrderInput(
+            placeholder="Type to filter recipes (name, workflow, backend, words)", id="recipe-filter",
+            select_on_focus=False,
+        )
         yield RecipeTable(id="recipe-table")
         yield Static(id="recipe-detail")
         yield Footer()
@@ -37,6 +44,10 @@ class RecipesScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_screen_suspend(self) -> None:
         self.left_for_another_screen = True
+        # Coming back shows every recipe: a filter typed to find one is done with once it opened
+        # (a dialog, help or the palette over this screen keeps it).
+        if not isinstance(self.app.screen, ModalScreen):
+            self.query_one(Input).value = ""
 
     def on_screen_resume(self) -> None:
         # A recipe saved in the editor (save-as) shows up when the user comes back.

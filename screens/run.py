@@ -1,7 +1,8 @@
-"""One run, live: status, loss / KL / reward plots, samples, checkpoints, log, failure.
+"""One run, live: status, every metric in a chart grid, samples, checkpoints, log, failure.
 
 Everything comes from the run dir, polled on a steady timer; each poll reads only what was
-appended since the last (see `RunWatch`), and the plots are redrawn at most once a poll.
+appended since the last (see `RunWatch`), and the visible charts are redrawn at most once a poll.
+The grid's inspect cursor drives the samples pane: it shows the step under the cursor.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, TabPane
+from textual.containers import Horizontal
+from textual.widgets import Footer, Header, Input, Log, TabbedContent, TabPane
 
-from cookbook_tui.app.messages import CheckpointReply, RunDirRead
-from cookbook_tui.app.metric_groups import METRIC_GROUPS, keys_for
+from cookbook_tui.app.chart_grid_model import ChartRun
+from cookbook_tui.app.chart_model import run_colour
+from cookbook_tui.app.messages import ChartCursorMoved, CheckpointReply, RunDirRead
 from cookbook_tui.app.printable import printable
-from cookbook_tui.app.rundir_view import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus, RunWatch
+from cookbook_tui.app.rundir_view import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus, RunWatch, preview_metrics, recent_seconds_per_step
 from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
 from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
 from cookbook_tui.app.widgets.failure_view import FailureView
-from cookbook_tui.app.widgets.metric_plot import MetricPlot
+from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.app.widgets.run_status_bar import RunStatusBar
 from cookbook_tui.app.widgets.samples_pane import SamplesPane
 from cookbook_tui.screens.dialogs import ConfirmScreen
@@ -34,14 +36,14 @@ LOG_LINES_KEPT = 2000
 # A metrics.jsonl bigger than this (~25k rows) is first read in a worker so the screen comes up at
 # once; smaller ones are read before the first frame, which then already shows the curves.
 BACKGROUND_FIRST_READ_BYTES = 4 * 1024 * 1024
+PREVIEW_BYTES = 1024 * 1024  # the tail drawn while the history is read
 
 
 class RunScreen(ReportsWorkerErrors, Screen[None]):
     TITLE = "Run"
 
     BINDINGS = [
-        Binding("m", "toggle_smoothing", "Smooth", id="run.smooth"),
-        Binding("l", "toggle_log_scale", "Log scale", id="run.log_scale"),
+        Binding("r", "toggle_side_samples", "Samples beside", id="run.side_samples"),
         Binding("x", "stop_run", "Stop run", id="run.stop"),
         Binding("c", "chat", "Chat with checkpoint", id="run.chat"),
         Binding("1", "show_tab('curves')", "Curves", show=False, id="run.tab.curves"),
@@ -57,6 +59,9 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.watch: RunWatch | None = None
         self.seen_samples = 0
         self.seen_checkpoints = 0
+        self.chart_run = ChartRun("", run_colour(0))
+        self.shown_state: str | None = None
+        self.closing = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -64,10 +69,10 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         yield FailureView(id="run-failure")
         with TabbedContent(initial="curves", id="run-tabs"):
             with TabPane("Curves", id="curves"):
-                yield Static("Waiting for the first step…", id="no-metrics")
-                with Vertical(id="plots"):
-                    for group in METRIC_GROUPS:
-                        yield MetricPlot(group.title, id=f"plot-{group.id}", classes="metric-plot")
+                with Horizontal(id="curves-row"):
+                    yield ChartGrid(id="chart-grid")
+                    # the samples at the cursor's step beside the charts (`r`), for RL its rollout groups
+                    yield SamplesPane(id="curves-samples")
             with TabPane("Samples", id="samples"):
                 yield SamplesPane(id="samples-pane")
             with TabPane("Checkpoints", id="checkpoints"):
@@ -80,15 +85,23 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = str(self.run_dir)
         self.query_one(CheckpointChat).display = False
-        for plot in self.query(MetricPlot):
-            plot.display = False
+        self.query_one("#curves-samples", SamplesPane).display = False
+        grid = self.query_one(ChartGrid)
+        grid.set_runs([self.chart_run])
+        grid.focus()
         self.watch = RunWatch(self.run_dir, pid_alive=self.app.config.pid_alive)  # type: ignore[attr-defined]
         try:
             big = (self.run_dir / METRICS_FILE).stat().st_size > BACKGROUND_FIRST_READ_BYTES
         except OSError:
             big = False
         if big:
-            self.read_history()
+            # The whole history is read in a worker; meanwhile the grid draws the latest rows.
+            preview = preview_metrics(self.run_dir / METRICS_FILE, PREVIEW_BYTES)
+            self.chart_run.columns = preview.columns
+            grid.message = f"the last {preview.rows:,} rows; reading the whole history…"
+            # the worker holds the GIL for seconds: start it once the preview is on screen
+            grid.after_first_draw = self.read_history
+            grid.data_changed()
         else:
             self.poll_run_dir()
             self.start_polling()
@@ -106,6 +119,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(RunDirRead)
     def history_read(self, message: RunDirRead) -> None:
+        self.query_one(ChartGrid).message = ""
         self.show_changes(message.changed)
         self.start_polling()
 
@@ -134,18 +148,41 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     def poll_run_dir(self) -> None:
         assert self.watch is not None
+        if not self.run_dir.is_dir():
+            self.close_deleted()
+            return
         self.show_changes(self.watch.poll())
+
+    def on_screen_resume(self) -> None:
+        if not self.run_dir.is_dir():
+            self.close_deleted()
+
+    def close_deleted(self) -> None:
+        """The run dir was deleted (from the Runs screen, or by hand): say so and close, rather
+        than show an empty run as UNKNOWN."""
+        # is_active: the top of the stack (is_current is also true under another full screen)
+        if self.is_active and not self.closing:
+            self.closing = True  # a poll may come before the dismissal completes: close once
+            self.notify(f"The run folder {self.run_dir} no longer exists (deleted).", severity="warning")
+            self.dismiss()
 
     def show_changes(self, changed: set[str]) -> None:
         assert self.watch is not None
         status = self.effective_status()
+        if status.state != self.shown_state:
+            self.shown_state = status.state
+            self.refresh_bindings()  # the footer's "Stop run" follows the state
         metrics = self.watch.metrics
-        self.query_one(RunStatusBar).show(status, self.run_dir, self.app.config.now(), metrics.steps_done())  # type: ignore[attr-defined]
+        self.query_one(RunStatusBar).show(status, self.run_dir, self.app.config.now(), metrics.steps_done(),  # type: ignore[attr-defined]
+                                          recent_seconds_per_step(metrics.columns))
         self.query_one(FailureView).show_error(status.error if status.state == "failed" else None)
-        if "metrics" in changed:
-            self.replot()
+        if "metrics" in changed or "status" in changed:
+            self.chart_run.columns = metrics.columns
+            self.chart_run.workflow = status.workflow
+            self.query_one(ChartGrid).data_changed()
         if "samples" in changed:
-            self.query_one(SamplesPane).add_samples(self.watch.samples[self.seen_samples :])
+            for pane in self.query(SamplesPane):
+                pane.add_samples(self.watch.samples[self.seen_samples :])
             self.seen_samples = len(self.watch.samples)
         if "checkpoints" in changed:
             self.query_one(CheckpointsTable).add_checkpoints(self.watch.checkpoints[self.seen_checkpoints :])
@@ -155,36 +192,30 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             new_lines = self.watch.take_log_lines()
             self.query_one("#run-log", Log).write_lines([printable(line) for line in new_lines])
 
-    def replot(self) -> None:
-        assert self.watch is not None
-        columns = self.watch.metrics.columns
-        keys = list(columns)
-        any_shown = False
-        for group in METRIC_GROUPS:
-            plot = self.query_one(f"#plot-{group.id}", MetricPlot)
-            group_keys = keys_for(group, keys)
-            plot.display = bool(group_keys)
-            any_shown = any_shown or bool(group_keys)
-            if group_keys:
-                plot.set_series({key: columns[key] for key in group_keys})
-        self.query_one("#no-metrics").display = not any_shown
+    @on(ChartCursorMoved)
+    def cursor_moved(self, message: ChartCursorMoved) -> None:
+        for pane in self.query(SamplesPane):
+            pane.show_step_at(message.step)
 
-    def action_toggle_smoothing(self) -> None:
-        for plot in self.query(MetricPlot):
-            plot.smoothing = not plot.smoothing
-
-    def action_toggle_log_scale(self) -> None:
-        for plot in self.query(MetricPlot):
-            plot.log_scale = not plot.log_scale
+    def action_toggle_side_samples(self) -> None:
+        pane = self.query_one("#curves-samples", SamplesPane)
+        pane.display = not pane.display
+        self.query_one(ChartGrid).focus()
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        focus_target = {"samples": "#samples-pane", "checkpoints": "#checkpoints-table", "log": "#run-log"}.get(tab)
+        focus_target = {"curves": "#chart-grid", "samples": "#samples-pane", "checkpoints": "#checkpoints-table", "log": "#run-log"}.get(tab)
         if focus_target:
             self.query_one(focus_target).focus()
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop_run" and self.watch is not None:
+            # "x Stop run" is offered only while there is something to stop.
+            return self.effective_status().state in ("running", "starting")
+        return True
 
     def action_stop_run(self) -> None:
         status = self.effective_status()
@@ -208,6 +239,10 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         chat.display = True
         chat.start(str(checkpoint["sampler_path"]), str(checkpoint.get("name")))
         chat.query_one(Input).focus()
+
+    @on(CheckpointChat.Left)
+    def chat_left(self) -> None:
+        self.query_one(CheckpointsTable).focus()
 
     @on(Input.Submitted, "#chat-input")
     def chat_prompt(self, event: Input.Submitted) -> None:

@@ -1,17 +1,26 @@
-"""Every run under the runs folder; open, resume, stop, delete, and mark runs to compare."""
+"""Every run under the runs folder; open, resume, stop, delete, mark runs to compare; sort by any
+column (`s`, or click its header), filter (`/`)."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from cookbook_tui.app.rundir_view import METRICS_FILE, find_run_dirs, last_jsonl_row, read_status
-from cookbook_tui.app.widgets.runs_table import RunRow, RunsTable
+from cookbook_tui.app.rundir_view import (
+    METRICS_FILE,
+    MetricsDigest,
+    eta_seconds,
+    find_run_dirs,
+    read_status,
+    run_seconds,
+)
+from cookbook_tui.app.widgets.runs_table import COLUMNS, RunRow, RunsTable, sort_value
 from cookbook_tui.screens.dialogs import ConfirmScreen
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
@@ -23,6 +32,16 @@ def started_then_name(row: RunRow) -> tuple[float, str]:
     return (started.timestamp() if started else float("-inf"), str(row.run_dir))
 
 
+def remove_empty_parent(run_dir: Path, runs_dir: Path) -> None:
+    """runs/<recipe>/ goes with its last run (the runs folder itself stays)."""
+    parent = run_dir.parent
+    if parent.resolve() != Path(runs_dir).resolve():
+        try:
+            parent.rmdir()  # only if empty
+        except OSError:
+            pass
+
+
 class RunsScreen(ReportsWorkerErrors, Screen[None]):
     TITLE = "Runs"
 
@@ -32,17 +51,28 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         Binding("r", "resume", "Resume", id="runs.resume"),
         Binding("x", "stop", "Stop", id="runs.stop"),
         Binding("d", "delete", "Delete", id="runs.delete"),
+        Binding("s", "sort", "Sort", id="runs.sort"),
+        Binding("slash", "filter", "Filter", id="runs.filter"),
         Binding("ctrl+l", "reload", "Reload", id="runs.reload"),
         Binding("escape", "back", "Back", id="runs.back"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.digests: dict[Path, MetricsDigest] = {}
+        self.sort_column: str | None = None  # None: newest first
+        self.sort_reverse = False
+        self.filter_text = ""
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="runs-folder")
+        yield Input(placeholder="filter runs (run, recipe, state, backend, model); Esc clears", id="runs-filter")
         yield RunsTable(self.app.config.runs_dir, id="runs-table")  # type: ignore[attr-defined]
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#runs-filter", Input).display = False
         self.action_reload()
         self.table.focus()
         if self.app.config.poll_interval > 0:  # type: ignore[attr-defined]
@@ -57,19 +87,83 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
 
     def action_reload(self) -> None:
         config = self.app.config  # type: ignore[attr-defined]
+        now = config.now()
         rows = []
         for run_dir in find_run_dirs(config.runs_dir):
-            last = last_jsonl_row(run_dir / METRICS_FILE)
-            step = last["step"] + 1 if isinstance(last.get("step"), int) else None  # steps done
-            rows.append(RunRow(run_dir, read_status(run_dir, config.pid_alive), last, step))
-        # Newest first by start time; runs without a status (tinker-cookbook alone) go last.
-        rows.sort(key=started_then_name, reverse=True)
+            # each run's metrics are followed incrementally: a reload reads only new rows
+            digest = self.digests.get(run_dir) or self.digests.setdefault(run_dir, MetricsDigest(run_dir / METRICS_FILE))
+            digest.poll()
+            status = read_status(run_dir, config.pid_alive)
+            rows.append(RunRow(run_dir, status, digest.last_row, digest.steps_done,
+                               run_seconds(status, digest, now), eta_seconds(status, digest, now)))
+        total = len(rows)
+        if self.filter_text:
+            needle = self.filter_text.lower()
+            rows = [row for row in rows if needle in " ".join(
+                str(x) for x in (self.table.label(row.run_dir), row.status.state, row.status.recipe,
+                                 row.status.workflow, row.status.backend, row.status.model)).lower()]
+        if self.sort_column is None:
+            # Newest first by start time; runs without a status (tinker-cookbook alone) go last.
+            rows.sort(key=started_then_name, reverse=True)
+        else:
+            keyed = [(sort_value(r, self.sort_column, self.table.label(r.run_dir)), r) for r in rows]
+            present = sorted((k for k in keyed if not k[0][0]), key=lambda k: k[0], reverse=self.sort_reverse)
+            rows = [r for _, r in present] + [r for k, r in keyed if k[0]]  # runs without a value go last
         self.table.set_runs(rows)
         marked = len(self.table.marked)
+        shown = f"{len(rows)} of {total}" if self.filter_text else f"{total}"
+        order = "newest first" if self.sort_column is None else (
+            f"by {dict(COLUMNS)[self.sort_column]}" + (" ▼" if self.sort_reverse else " ▲"))
         self.query_one("#runs-folder", Static).update(
-            f" {len(rows)} run{'s' if len(rows) != 1 else ''} in {config.runs_dir}"
+            f" {shown} run{'s' if total != 1 else ''} in {config.runs_dir}, {order}"
+            + (f"   filter: {self.filter_text}" if self.filter_text else "")
             + (f"   {marked} marked (c compares them)" if marked else "")
         )
+
+    def action_sort(self) -> None:
+        """`s`: sort by the next column (newest first after the last)."""
+        keys = [key for key, _ in COLUMNS]
+        if self.sort_column is None:
+            self.sort_column = keys[0]
+        else:
+            index = keys.index(self.sort_column) + 1
+            self.sort_column = keys[index] if index < len(keys) else None
+        self.sort_reverse = False
+        self.action_reload()
+
+    @on(DataTable.HeaderSelected, "#runs-table")
+    def header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        column = str(event.column_key.value)
+        if column == "mark":
+            return
+        self.sort_reverse = not self.sort_reverse if column == self.sort_column else False
+        self.sort_column = column
+        self.action_reload()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#runs-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.action_reload()
+
+    @on(Input.Submitted, "#runs-filter")
+    def filter_submitted(self) -> None:
+        self.table.focus()
+
+    def on_key(self, event) -> None:
+        box = self.query_one("#runs-filter", Input)
+        if event.key == "escape" and box.has_focus:
+            event.stop()
+            event.prevent_default()
+            box.value = ""
+            self.filter_text = ""
+            box.display = False
+            self.table.focus()
+            self.action_reload()
 
     @on(DataTable.RowSelected, "#runs-table")
     def open_run(self) -> None:
@@ -87,7 +181,11 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         if len(marked) < 2:
             self.notify("Mark two or more runs (space) to compare them.", severity="warning")
             return
+        from cookbook_tui.app.run_compare import MAX_RUNS
         from cookbook_tui.screens.compare import CompareScreen
+
+        if len(marked) > MAX_RUNS:
+            self.notify(f"Comparing the first {MAX_RUNS} of the {len(marked)} marked runs.", severity="warning")
 
         self.app.push_screen(CompareScreen(marked))
 
@@ -126,6 +224,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
             if not yes:
                 return
             shutil.rmtree(row.run_dir, ignore_errors=False)
+            remove_empty_parent(row.run_dir, self.app.config.runs_dir)  # type: ignore[attr-defined]
             self.notify(f"Deleted {row.run_dir}")
             self.action_reload()
 

@@ -30,3 +30,43 @@ def tiny_model_path() -> Path:
     from cookbook_tui.runners.tiny_model import ensure_tiny_model
 
     return ensure_tiny_model()
+
+
+@pytest.fixture(scope="module")
+def served(tiny_model_path, tmp_path_factory):
+    """`cookbook-tui serve` in its own process on a free port: {TINKER_BASE_URL, TINKER_API_KEY}."""
+    import subprocess
+    import sys
+
+    data_dir = tmp_path_factory.mktemp("served-data")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cookbook_tui.app.cli", "serve", "--port", "0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    env: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:  # ends if the server dies; the test then fails on the missing keys
+        key, _, value = line.strip().partition("=")
+        if key in ("TINKER_BASE_URL", "TINKER_API_KEY"):
+            env[key] = value
+        if len(env) == 2:
+            break
+    try:
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`gpu` tests run where CUDA is present and are skipped, saying why, everywhere else."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")
+    for item in gpu_items:
+        item.add_marker(skip)

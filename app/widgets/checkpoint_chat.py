@@ -5,7 +5,9 @@ from __future__ import annotations
 import textwrap
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Input, Log
 
 from cookbook_tui.app.printable import printable
@@ -46,6 +48,17 @@ class CheckpointChat(Vertical):
         if self.history and self.history[-1]["role"] == "user":
             self.history.pop()
         self.add_turn("error", error)
+
+    # Esc leaves the chat box only: the run screen's own Esc (back) used to close the whole screen,
+    # and the next keys typed went to the editor underneath.
+    BINDINGS = [Binding("escape", "leave", "Leave chat", id="chat.leave")]
+
+    class Left(Message):
+        """The user left the chat box (Esc); the screen decides where focus goes."""
+
+    def action_leave(self) -> None:
+        self.display = False
+        self.post_message(self.Left())
 
     def compose(self) -> ComposeResult:
         yield Log(id="chat-log", auto_scroll=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from cookbook_tui.runners.rundir import checkpoint_step
@@ -13,6 +14,12 @@ class CheckpointsTable(DataTable[str]):
     DEFAULT_CSS = """
     CheckpointsTable { height: 1fr; }
     """
+
+    # DataTable's Home/End scroll sideways; in a table of rows they mean first and last row.
+    BINDINGS = [
+        Binding("home", "scroll_top", "First checkpoint", show=False, id="checkpoints.first"),
+        Binding("end", "scroll_bottom", "Last checkpoint", show=False, id="checkpoints.last"),
+    ]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -29,10 +36,12 @@ class CheckpointsTable(DataTable[str]):
         for row in rows:
             self.checkpoints.append(row)
             step = checkpoint_step(row)
+            if step is None and isinstance(row.get("batch"), int):
+                step = row["batch"]  # "final" is named, not numbered; its row says the step
             final = bool(row.get("final")) or row.get("name") == "final"
             self.add_row(
                 str(row.get("name", "")),
-                str(step) if step is not None else "end" if final else "–",
+                str(step) if step is not None else "–",
                 "yes" if final else "",
                 str(row.get("sampler_path") or "–"),
                 str(row.get("state_path") or "–"),

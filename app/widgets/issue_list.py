@@ -33,5 +33,10 @@ class IssueList(OptionList):
         self.add_options([Option(describe(problem), id=str(index)) for index, problem in enumerate(self.problems)])
         self.display = bool(self.problems)
 
+    def on_focus(self) -> None:
+        # Tab from the editor lands on the first problem, so Enter jumps to it straight away.
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
+
     def problem_at(self, index: int) -> RecipeProblem | None:
         return self.problems[index] if 0 <= index < len(self.problems) else None

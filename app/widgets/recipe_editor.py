@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.strip import Strip
 from textual.widgets import TextArea
 
 from cookbook_tui.app.config import RecipeProblem, is_error
+from cookbook_tui.app.widgets.in_order_keys import run_own_binding
 
 MARKER = "●"
 
@@ -30,6 +32,10 @@ class RecipeEditor(TextArea):
         self.language = editor_language(self.available_languages)
         self.problem_lines: set[int] = set()  # 0-based rows with an error
         self.warning_lines: set[int] = set()  # rows with only warnings
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not await run_own_binding(self, event):  # a fast key burst stays in order
+            await super()._on_key(event)
 
     def show_problems(self, problems: list[RecipeProblem]) -> None:
         errors = {p.line - 1 for p in problems if p.line and is_error(p)}

@@ -34,22 +34,27 @@ def elapsed(status: RunStatus, now: datetime) -> timedelta | None:
     return end - status.started_at
 
 
-def eta(status: RunStatus, now: datetime, step: int | None) -> timedelta | None:
-    """Remaining time at the pace so far; only while running and once a step is done."""
-    spent = elapsed(status, now)
-    if not status.is_active or spent is None or not step or not status.total_steps:
+def eta(status: RunStatus, now: datetime, step: int | None, seconds_per_step: float | None = None) -> timedelta | None:
+    """Remaining time at the recent pace (the run's last step times) when it logs them, else at the
+    pace of this attempt so far; only while running and once a step is done."""
+    if not status.is_active or not step or not status.total_steps:
         return None
-    return spent / step * max(0, status.total_steps - step)
+    remaining = max(0, status.total_steps - step)
+    if seconds_per_step is not None:
+        return timedelta(seconds=seconds_per_step * remaining)
+    spent = elapsed(status, now)
+    return None if spent is None else spent / step * remaining
 
 
-def status_line(status: RunStatus, run_dir: Path, now: datetime, step: int | None) -> Content:
+def status_line(status: RunStatus, run_dir: Path, now: datetime, step: int | None,
+                seconds_per_step: float | None = None) -> Content:
     step = status.step if status.step is not None else step
     steps = f"{step if step is not None else '–'}/{status.total_steps or '?'}"
     return Content.assemble(
         (f" {status.state.upper()} ", STATE_STYLES.get(status.state, "bold")),
         "  step ", (steps, "bold"),
         "  elapsed ", (format_duration(elapsed(status, now)), "bold"),
-        "  ETA ", (format_duration(eta(status, now, step)), "bold"),
+        "  ETA ", (format_duration(eta(status, now, step, seconds_per_step)), "bold"),
         "  backend ", (status.backend or "?", "bold"),
         "  ", (str(run_dir), "$text-muted"),
     )
@@ -60,5 +65,6 @@ class RunStatusBar(Static):
     RunStatusBar { height: 1; background: $panel; }
     """
 
-    def show(self, status: RunStatus, run_dir: Path, now: datetime, step: int | None) -> None:
-        self.update(status_line(status, run_dir, now, step))
+    def show(self, status: RunStatus, run_dir: Path, now: datetime, step: int | None,
+             seconds_per_step: float | None = None) -> None:
+        self.update(status_line(status, run_dir, now, step, seconds_per_step))

@@ -1,8 +1,10 @@
-"""Every run under the runs folder: state, recipe, steps, last metrics; rows can be marked."""
+"""Every run under the runs folder: state, recipe, backend, model, start, duration, steps, ETA and
+the headline metric's last value; sortable by any column, filterable, rows can be marked."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +12,10 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import DataTable
 
+from cookbook_tui.app.cell_text import ellipsize, reset_column_widths
+from cookbook_tui.app.chart_model import compact, format_duration, headline_keys
 from cookbook_tui.app.rundir_view import RunStatus
 from cookbook_tui.app.widgets.run_status_bar import STATE_STYLES
-
-SUMMARY_KEYS = ("train_mean_nll", "test/nll", "dpo_loss", "accuracy", "env/all/reward/total", "teacher_kl")
 
 
 @dataclass
@@ -22,11 +24,50 @@ class RunRow:
     status: RunStatus
     last_metrics: dict[str, Any]
     steps_done: int | None
+    seconds: float | None = None  # trained so far (summed step times: kept across a resume)
+    eta_s: float | None = None  # from the recent step pace
+
+    @property
+    def step(self) -> int | None:
+        return self.status.step if self.status.step is not None else self.steps_done
+
+    def headline(self) -> tuple[str, float] | None:
+        """The workflow's first headline metric in the last row (any numeric one for unknown runs)."""
+        numeric = {k: v for k, v in self.last_metrics.items() if type(v) in (int, float) and k != "step"}
+        for key in headline_keys(self.status.workflow, list(numeric)):
+            return key, float(numeric[key])
+        return None
 
 
-def metrics_summary(row: dict[str, Any]) -> str:
-    parts = [f"{key} {row[key]:.3g}" for key in SUMMARY_KEYS if isinstance(row.get(key), (int, float))]
-    return "  ".join(parts[:3])
+def metrics_summary(row: dict[str, Any], workflow: str | None = None) -> str:
+    numeric = [k for k, v in row.items() if type(v) in (int, float) and k != "step"]
+    keys = headline_keys(workflow, numeric)
+    return "  ".join(f"{key} {compact(float(row[key]), 4)}" for key in keys[:1])
+
+
+def started_text(started: datetime | None) -> str:
+    return started.strftime("%m-%d %H:%M") if started else "–"
+
+
+# (column key, title, sort value) — the sort values put missing ones last
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run", "Run"), ("state", "State"), ("steps", "Steps"), ("eta", "ETA"), ("duration", "Duration"),
+    ("metrics", "Headline (last)"), ("started", "Started"), ("backend", "Backend"), ("workflow", "Workflow"),
+    ("model", "Model"),
+)
+
+
+def sort_value(row: RunRow, column: str, label: str) -> tuple:
+    status = row.status
+    values: dict[str, Any] = {
+        "run": label, "state": status.state, "recipe": status.recipe, "workflow": status.workflow,
+        "backend": status.backend, "model": status.model,
+        "started": status.started_at.timestamp() if status.started_at else None,
+        "duration": row.seconds, "steps": row.step, "eta": row.eta_s,
+        "metrics": (row.headline() or (None, None))[1],
+    }
+    value = values.get(column)
+    return (value is None, value if value is not None else 0)
 
 
 class RunsTable(DataTable[Any]):
@@ -34,7 +75,12 @@ class RunsTable(DataTable[Any]):
     RunsTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="runs.open")]
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", id="runs.open"),
+        # DataTable's Home/End scroll sideways; in a table of rows they mean first and last row.
+        Binding("home", "scroll_top", "First run", show=False, id="runs.first"),
+        Binding("end", "scroll_bottom", "Last run", show=False, id="runs.last"),
+    ]
 
     def __init__(self, runs_dir: Path, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -44,12 +90,8 @@ class RunsTable(DataTable[Any]):
 
     def on_mount(self) -> None:
         self.add_column("", key="mark", width=1)
-        self.add_column("Run", key="run")
-        self.add_column("State", key="state", width=9)
-        self.add_column("Recipe", key="recipe")
-        self.add_column("Workflow", key="workflow")
-        self.add_column("Steps", key="steps")
-        self.add_column("Last metrics", key="metrics")
+        for key, title in COLUMNS:
+            self.add_column(title, key=key, width=9 if key == "state" else None)
 
     def label(self, run_dir: Path) -> str:
         try:
@@ -62,19 +104,27 @@ class RunsTable(DataTable[Any]):
         self.rows_shown = rows
         self.marked &= {row.run_dir for row in rows}
         self.clear()
+        reset_column_widths(self, self.size.width or self.app.size.width)
+        name_width = max(10, (self.size.width or self.app.size.width) // 8)
         for row in rows:
             status = row.status
-            step = status.step if status.step is not None else row.steps_done
-            self.add_row(
-                "●" if row.run_dir in self.marked else "",
-                self.label(row.run_dir),
-                Content.styled(status.state, STATE_STYLES.get(status.state, "")),
-                status.recipe or "–",
-                status.workflow or "–",
-                f"{step if step is not None else '–'}/{status.total_steps or '?'}",
-                metrics_summary(row.last_metrics),
-                key=str(row.run_dir),
-            )
+            step = row.step
+            cells = {
+                # Long names are cut so the other columns stay on screen (the run screen's title
+                # has the full path).
+                "run": ellipsize(self.label(row.run_dir), max(24, name_width + 16), keep_end=True),
+                "state": Content.styled(status.state, STATE_STYLES.get(status.state, "")),
+                "steps": f"{step if step is not None else '–'}/{status.total_steps or '?'}",
+                "eta": format_duration(row.eta_s) if row.eta_s is not None else "–",
+                "duration": format_duration(row.seconds),
+                "metrics": metrics_summary(row.last_metrics, status.workflow),
+                "started": started_text(status.started_at),
+                "backend": status.backend or "–",
+                "workflow": status.workflow or "–",
+                "model": ellipsize(status.model or "–", name_width),
+            }
+            self.add_row("●" if row.run_dir in self.marked else "", *(cells[key] for key, _ in COLUMNS),
+                         key=str(row.run_dir))
         if rows:
             self.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
 

@@ -1,7 +1,10 @@
-"""Samples of one step at a time (scrub with [ and ]): prompt, completion, reward, loss mask."""
+"""Samples of one step at a time (scrub with [ and ], or move the chart cursor): prompt, completion,
+reward, loss mask; RL rollouts recorded in whole groups show as a GRPO group view (each rollout's
+reward and advantage = reward - its group's mean) under a reward histogram of the step."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any
 
 from textual.app import ComposeResult
@@ -38,6 +41,69 @@ def sample_content(sample: dict[str, Any]) -> Content:
     return Content.assemble(head, body, expected)
 
 
+HISTOGRAM_BINS = 10
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def reward_histogram(rewards: list[float]) -> Content:
+    """One line: the step's rewards in HISTOGRAM_BINS bins between their min and max, with counts."""
+    if not rewards:
+        return Content("")
+    low, high = min(rewards), max(rewards)
+    span = (high - low) or 1.0
+    counts = [0] * HISTOGRAM_BINS
+    for reward in rewards:
+        counts[min(int((reward - low) / span * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)] += 1
+    top = max(counts)
+    bars = "".join(BARS[round(c / top * (len(BARS) - 1))] if c else "·" for c in counts)
+    mean = sum(rewards) / len(rewards)
+    return Content.assemble(
+        (" rewards ", "$text-muted"), (f"{low:.3g} ", "$text-muted"), (bars, "bold $text-accent"),
+        (f" {high:.3g}", "$text-muted"), "   mean ", (f"{mean:.3f}", "bold"), f"  n={len(rewards)}",
+    )
+
+
+def group_rows(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(int(row["group"]), []).append(row)
+    for members in groups.values():
+        members.sort(key=lambda r: r.get("rollout", 0))
+    return dict(sorted(groups.items()))
+
+
+def group_content(group: int, members: list[dict[str, Any]]) -> Content:
+    rewards = [r["reward"] for r in members if isinstance(r.get("reward"), (int, float))]
+    mean = sum(rewards) / len(rewards) if rewards else 0.0
+    head = Content.assemble(
+        (f"group {group}", "bold $text-accent"), f"  {len(members)} rollouts  mean reward ",
+        (f"{mean:.3f}", "bold"), "  ", (printable(str(members[0].get("prompt", ""))).strip().replace("\n", " ⏎ ")[-100:], "$text-muted"), "\n",
+    )
+    lines = [head]
+    for row in members:
+        reward = row.get("reward")
+        advantage = reward - mean if isinstance(reward, (int, float)) else None
+        style = "$text-success" if advantage is not None and advantage > 0 else "$text-error" if advantage is not None and advantage < 0 else ""
+        lines.append(Content.assemble(
+            (f"  #{row.get('rollout', '?')}", "$text-muted"),
+            "  reward ", (f"{reward:.3f}" if isinstance(reward, (int, float)) else "–", "bold"),
+            "  adv ", (f"{advantage:+.3f}" if advantage is not None else "–", f"bold {style}"),
+            "  ", (printable(str(row.get("completion", ""))).replace("\n", " ⏎ ")[:160], ""), "\n",
+        ))
+    return Content.assemble(*lines)
+
+
+def step_summary(rows: list[dict[str, Any]]) -> str:
+    """The step's score at a glance: `9/16 exact` for held-out answers scored right or wrong,
+    else the mean reward; empty when nothing is scored."""
+    rewards = [row["reward"] for row in rows if isinstance(row.get("reward"), (int, float))]
+    if not rewards:
+        return ""
+    if all(row.get("kind") == "heldout" for row in rows) and set(rewards) <= {0, 1}:
+        return f"{int(sum(rewards))}/{len(rewards)} exact"
+    return f"mean reward {sum(rewards) / len(rewards):.3f}"
+
+
 class SamplesPane(Vertical, can_focus=True):
     DEFAULT_CSS = """
     SamplesPane { height: 1fr; }
@@ -71,6 +137,19 @@ class SamplesPane(Vertical, can_focus=True):
         else:
             self.show_step()  # same step, more samples
 
+    def show_step_at(self, step: float | None) -> None:
+        """Follow the chart cursor: the latest sampled step at or before `step` (None: the newest)."""
+        if not self.steps:
+            return
+        if step is None:
+            self.follow = True
+            index = len(self.steps) - 1
+        else:
+            index = max(bisect_right(self.steps, step) - 1, 0)
+            self.follow = index == len(self.steps) - 1 and step >= self.steps[-1]
+        if index != self.step_index:
+            self.step_index = index
+
     def action_previous_step(self) -> None:
         if self.step_index > 0:
             self.follow = False
@@ -93,11 +172,30 @@ class SamplesPane(Vertical, can_focus=True):
             return
         step = self.steps[self.step_index]
         rows = [row for row in self.samples if row.get("step") == step]
+        grouped = [row for row in rows if isinstance(row.get("group"), int)]
+        if grouped:
+            self.show_groups(step, grouped)
+            return
         count = f"{len(rows)} samples" if len(rows) <= SHOWN_PER_STEP else f"first {SHOWN_PER_STEP} of {len(rows)} samples"
+        summary = step_summary(rows)
         header.update(
             Content.assemble(
-                f" step {step} ({self.step_index + 1} of {len(self.steps)}), {count}   [ earlier   ] later   ",
+                f" step {step} ({self.step_index + 1} of {len(self.steps)}), {count}",
+                (f", {summary}", "bold") if summary else "",
+                "   [ earlier   ] later   ",
                 legend(),
             )
         )
         body.mount_all(Static(sample_content(row), classes="sample") for row in rows[:SHOWN_PER_STEP])
+
+    def show_groups(self, step: int, rows: list[dict[str, Any]]) -> None:
+        groups = group_rows(rows)
+        header = self.query_one("#samples-header", Static)
+        header.update(Content(
+            f" step {step} ({self.step_index + 1} of {len(self.steps)}), {len(groups)} groups, "
+            f"{len(rows)} rollouts   [ earlier   ] later   (the chart cursor moves it too)"
+        ))
+        rewards = [r["reward"] for r in rows if isinstance(r.get("reward"), (int, float))]
+        body = self.query_one("#samples-body", VerticalScroll)
+        body.mount(Static(reward_histogram(rewards), classes="histogram"))
+        body.mount_all(Static(group_content(g, members), classes="sample") for g, members in groups.items())

@@ -4,6 +4,10 @@ An RL loop saves sampler weights every step and makes a new sampler each time, s
 keeps only the most recently used adapter tensors in memory. An evicted adapter that lives in a
 checkpoint folder is re-read from it; an ephemeral one (save_weights_and_get_sampling_client,
 never named) is spilled to a scratch folder on eviction and read back from there.
+
+To sample, a sampler's tensors are copied into a slot: a peft adapter of the same LoRA shape on
+the shared base model (`SamplerSlots`). A base keeps a few slots, so requests of different
+samplers decode in one batch, and an RL loop's new sampler each step reuses a slot.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tinker import types
@@ -21,6 +26,7 @@ from .checkpoints import ADAPTER_FILE
 from .errors import EngineError
 
 KEEP_IN_MEMORY = 16
+SLOTS_PER_BASE = 4  # sampler adapters loaded at once on one base (more only while all are busy)
 
 
 @dataclass(frozen=True)
@@ -81,3 +87,50 @@ def read_adapter_file(file: Path, device: torch.device) -> dict[str, torch.Tenso
     from safetensors.torch import load_file
 
     return load_file(str(file), device=str(device))
+
+
+def lora_signature(lora_config: types.LoraConfig) -> tuple:
+    return (lora_config.rank, lora_config.train_attn, lora_config.train_mlp, lora_config.train_unembed)
+
+
+@dataclass
+class _Slot:
+    name: str  # the peft adapter's name on the shared model
+    signature: tuple
+    key: str | None = None  # the Adapter whose tensors it holds
+
+
+class SamplerSlots:
+    """Sampler adapter slots on each shared base model, reused least recently used first."""
+
+    def __init__(self, per_base: int = SLOTS_PER_BASE) -> None:
+        self.per_base = per_base
+        self._slots: dict[int, OrderedDict[str, _Slot]] = {}
+
+    def acquire(
+        self, shared: Any, adapter: Adapter, state: dict[str, torch.Tensor], busy: set[str | None], seed: int
+    ) -> str:
+        """The peft name of a slot holding `adapter`'s tensors; a slot in `busy` (rows of a running
+        batch use it) is never overwritten."""
+        assert adapter.lora_config is not None
+        slots = self._slots.setdefault(id(shared), OrderedDict())
+        signature = lora_signature(adapter.lora_config)
+        slot = next((s for s in slots.values() if s.key == adapter.key), None)
+        if slot is None:
+            free = [s for s in slots.values() if s.name not in busy]
+            slot = next((s for s in free if s.signature == signature), None)
+            if slot is None:
+                if len(slots) >= self.per_base and free:
+                    shared.delete_adapter(free[0].name)
+                    del slots[free[0].name]
+                slot = _Slot(shared.add_adapter(adapter.lora_config, seed, prefix="sampler"), signature)
+                slots[slot.name] = slot
+            current = shared.adapter_params(slot.name)
+            if set(current) != set(state):
+                raise EngineError(f"the weights behind {adapter.model_path} do not fit their LoRA config")
+            with shared.lock, torch.no_grad():
+                for key, tensor in state.items():
+                    current[key].copy_(tensor)
+            slot.key = adapter.key
+        slots.move_to_end(slot.name)
+        return slot.name

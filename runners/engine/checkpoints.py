@@ -32,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cookbook_tui.runners.rundir import write_atomic
+
 from .errors import EngineError
 
 TINKER_SCHEME = "tinker://"
@@ -114,16 +116,18 @@ def check_checkpoint_name(name: str) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _umask_mode(mode: int) -> int:
+    """`mode` less the process umask (read from /proc: setting it to read it would race threads)."""
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return mode & ~int(line.split()[1], 8)
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return mode & ~0o022
 
 
 def pid_alive(pid: int) -> bool:
@@ -200,6 +204,7 @@ class CheckpointStore:
         final = self.checkpoint_dir(path)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{os.getpid()}-", dir=final.parent))
+        tmp.chmod(_umask_mode(0o777))  # mkdtemp's folders are 0700; the user's umask decides
         moved_aside: Path | None = None
         try:
             write_files(tmp)

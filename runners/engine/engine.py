@@ -1,13 +1,15 @@
 """The local engine's model core: Tinker's training and sampling operations over torch + peft.
 
 `Engine` takes and returns `tinker.types` objects; the HTTP server only converts between the wire
-and these. Every training model is a LoRA-wrapped private copy of its base model with its own
-AdamW and its own lock, so several models can be driven from worker threads at once. Gradients
-accumulate across `forward_backward` calls until `optim_step`, as in Tinker.
+and these. A base model is held once (`models.SharedModel`): every training model is a named LoRA
+adapter on it with its own AdamW and its own lock, activated for each call (the shared model's
+lock serialises the forwards of different adapters). Gradients accumulate across
+`forward_backward` calls until `optim_step`, as in Tinker.
 
-Samplers hold frozen adapter weights, not models: each (base model, LoRA shape) has one sampling
-model whose adapter tensors are swapped in when a different sampler uses it, so an RL loop that
-saves sampler weights every step costs one small tensor copy, not a model copy.
+Samplers hold frozen adapter weights, not models: their tensors are loaded into a few sampler
+adapter slots on the shared base (`adapters.SamplerSlots`), so an RL loop that saves sampler
+weights every step costs one small tensor copy. `sample_batch` decodes every queued request on a
+base together (`sampling.DecodeBatch`), joining and leaving at step boundaries.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tinker import types
 
 from ..tiny_model import MODEL_SHAPE, TINY_MODEL_NAME
 from . import losses, sampling
-from .adapters import Adapter, AdapterCache, read_adapter_file
+from .adapters import Adapter, AdapterCache, SamplerSlots, read_adapter_file
 from .checkpoints import (
     ADAPTER_FILE,
     KIND_FOLDERS,
@@ -46,16 +48,7 @@ from .checkpoints import (
 )
 from .errors import EngineError
 from .sample_jobs import SampleCancelled, SampleJob
-from .models import (
-    LORA_ALPHA,
-    BaseModel,
-    BaseModelCache,
-    build_lora_model,
-    check_lora_config,
-    lora_signature,
-    pick_device,
-    trainable_state,
-)
+from .models import LORA_ALPHA, BaseModel, BaseModelCache, SharedModel, check_lora_config, pick_device
 
 __all__ = ["Engine", "EngineError"]
 
@@ -68,20 +61,22 @@ class TrainingModel:
     model_id: str
     base: BaseModel
     lora_config: types.LoraConfig
-    model: Any  # peft model
-    params: list[torch.nn.Parameter]
+    adapter: str  # its peft adapter's name on the shared base model
+    state: dict[str, torch.nn.Parameter]  # its LoRA tensors, by their checkpoint names
     optimizer: torch.optim.AdamW
     user_metadata: dict[str, str] | None
     created_at: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     optim_steps: int = 0
 
+    @property
+    def shared(self) -> SharedModel:
+        assert self.base.shared is not None
+        return self.base.shared
 
-@dataclass
-class SamplingModel:
-    model: Any
-    loaded_key: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    @property
+    def params(self) -> list[torch.nn.Parameter]:
+        return list(self.state.values())
 
 
 class Engine:
@@ -93,10 +88,12 @@ class Engine:
         self.bases = BaseModelCache(self.device)
         self._models: dict[str, TrainingModel] = {}
         self._samplers: dict[str, Adapter] = {}
-        self._sampling_models: dict[tuple, SamplingModel] = {}
+        self.slots = SamplerSlots()
         self._ephemeral: dict[str, Adapter] = {}  # unnamed sampler weights, by their path
         self.adapters = AdapterCache(_scratch_dir(self.data_dir), self.device)
         self._lock = threading.Lock()  # guards the registries above, never held during model work
+        # One sample_batch at a time: the sampler slots it fills stay put until it is done.
+        self._sampling_lock = threading.RLock()
         self._seed_rng = np.random.default_rng(seed)
         self._counter = itertools.count(1)
 
@@ -125,16 +122,17 @@ class Engine:
         lora_config = lora_config or types.LoraConfig(rank=DEFAULT_LORA_RANK)
         check_lora_config(lora_config)
         base = self.bases.get(base_model)
-        model = build_lora_model(base, lora_config, self.seed)
-        params = list(trainable_state(model).values())
-        optimizer = torch.optim.AdamW(params, lr=0.0, weight_decay=0.0)
+        assert base.shared is not None
+        adapter = base.shared.add_adapter(lora_config, self.seed, prefix="train")
+        state = base.shared.adapter_params(adapter)
+        optimizer = torch.optim.AdamW(list(state.values()), lr=0.0, weight_decay=0.0)
         created_at = utc_now()
         training = TrainingModel(
             model_id=model_id,
             base=base,
             lora_config=lora_config,
-            model=model,
-            params=params,
+            adapter=adapter,
+            state=state,
             optimizer=optimizer,
             user_metadata=dict(user_metadata) if user_metadata else None,
             created_at=created_at,
@@ -150,8 +148,10 @@ class Engine:
             },
         )
         with self._lock:
-            self._models.setdefault(model_id, training)
-            return model_id
+            kept = self._models.setdefault(model_id, training)
+        if kept is not training:  # a concurrent retry won the race: drop this adapter
+            base.shared.delete_adapter(adapter)
+        return model_id
 
     def create_model_from_state(
         self,
@@ -179,7 +179,10 @@ class Engine:
     def unload_model(self, model_id: str) -> None:
         """Free a live model's memory; its run and checkpoints stay on disk."""
         with self._lock:
-            self._models.pop(model_id, None)
+            training = self._models.pop(model_id, None)
+        if training is not None:
+            with training.lock:
+                training.shared.delete_adapter(training.adapter)
 
     def model_info(self, model_id: str) -> types.GetInfoResponse:
         training = self._training(model_id)
@@ -220,13 +223,15 @@ class Engine:
             ids = batch.input_ids  # right-padded with 0, a valid id
             _check_fits(training.base, int(ids.min()), int(ids.max()), max(batch.lengths), "model_input")
             if forward_only:
-                with torch.inference_mode():
-                    logprobs = losses.target_logprobs(training.model, batch)
+                with torch.inference_mode(), training.shared.lock:
+                    model = training.shared.activate(training.adapter)
+                    logprobs = losses.target_logprobs(model, batch)
                     total = losses.token_losses(loss_fn, logprobs, batch, config).sum()
             else:
-                logprobs = losses.target_logprobs(training.model, batch)
-                total = losses.token_losses(loss_fn, logprobs, batch, config).sum()
-                total.backward()  # accumulates into .grad until optim_step
+                with training.shared.training(training.adapter) as model:
+                    logprobs = losses.target_logprobs(model, batch)
+                    total = losses.token_losses(loss_fn, logprobs, batch, config).sum()
+                    total.backward()  # accumulates into .grad until optim_step
             outputs = losses.per_datum_outputs(logprobs, batch)
         return types.ForwardBackwardOutput(
             loss_fn_output_type="ArrayRecord",
@@ -278,7 +283,7 @@ class Engine:
         training = self._training(model_id)
         path = tinker_path(model_id, "sampler_weights", f"ephemeral-{next(self._counter)}")
         with training.lock:
-            state = {k: v.detach().clone() for k, v in trainable_state(training.model).items()}
+            state = {k: v.detach().clone() for k, v in training.state.items()}
         adapter = Adapter(path, training.base.name, training.lora_config, model_path=path)
         self.adapters.put(adapter, state)
         with self._lock:
@@ -324,7 +329,7 @@ class Engine:
         training = self._training(model_id)
         path = tinker_path(model_id, kind, name)
         with training.lock:
-            tensors = {k: v.detach().cpu().contiguous() for k, v in trainable_state(training.model).items()}
+            tensors = {k: v.detach().cpu().contiguous() for k, v in training.state.items()}
             optimizer_state = training.optimizer.state_dict() if with_optimizer else None
 
             def write(folder: Path) -> None:
@@ -361,7 +366,7 @@ class Engine:
         if with_optimizer and not meta.get("has_optimizer"):
             raise EngineError(f"checkpoint {path} has no optimizer state (it is a sampler checkpoint)")
         with training.lock:
-            current = trainable_state(training.model)
+            current = training.state
             if set(current) != set(state) or any(current[k].shape != state[k].shape for k in state):
                 raise EngineError(
                     f"checkpoint {path} (base {meta['base_model']!r}, LoRA rank "
@@ -444,99 +449,144 @@ class Engine:
         topk_prompt_logprobs: int = 0,
         prompt_logprobs_last_n: int | None = None,
     ) -> types.SampleResponse:
-        adapter = self._sampler(sampler_id)
-        base = self.bases.get(adapter.base_model)
-        try:
-            prompt_tokens = prompt.to_ints()
-        except ValueError as exc:
-            raise EngineError("the local engine samples from token chunks only (no images)") from exc
-        if prompt_tokens:  # an empty prompt is refused by sampling.sample, by name
-            _check_fits(base, min(prompt_tokens), max(prompt_tokens), len(prompt_tokens), "prompt")
-        sampling.check_sampling_params(sampling_params)  # before the seed reaches torch
-        seed = sampling_params.seed
-        if seed is None:
-            with self._lock:
-                seed = int(self._seed_rng.integers(0, 2**63 - 1))
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        kwargs = dict(
-            tokenizer=base.tokenizer,
-            prompt=prompt_tokens,
+        request = types.SampleRequest(
+            prompt=prompt,
             num_samples=num_samples,
-            params=sampling_params,
-            eos_ids=base.stop_token_ids,
-            context_length=base.context_length,
-            generator=generator,
+            sampling_params=sampling_params,
             prompt_logprobs=include_prompt_logprobs,
             topk_prompt_logprobs=topk_prompt_logprobs,
             prompt_logprobs_last_n=prompt_logprobs_last_n,
         )
-        if adapter.lora_config is None:
-            completions, prompt_lps, prompt_topk = sampling.sample(base.model, **kwargs)
-        else:
-            state = self.adapters.state(adapter)
-            slot = self._sampling_model(base, adapter)
-            with slot.lock:
-                if slot.loaded_key != adapter.key:
-                    current = dict(slot.model.named_parameters())
-                    with torch.no_grad():
-                        for key, tensor in state.items():
-                            current[key].copy_(tensor)
-                    slot.loaded_key = adapter.key
-                completions, prompt_lps, prompt_topk = sampling.sample(slot.model, **kwargs)
-        sequences = [
-            types.SampledSequence(
-                stop_reason=c.stop_reason,
-                sequence_id=f"{sampler_id}:seq:{next(self._counter)}",
-                tokens_np=np.asarray(c.tokens, dtype=np.int32),
-                logprobs_np=np.asarray(c.logprobs, dtype=np.float32),
-            )
-            for c in completions
-        ]
-        return types.SampleResponse(
-            sequences=sequences, prompt_logprobs_np=prompt_lps, topk_prompt_logprobs_np=prompt_topk
-        )
+        return self.sample_request(sampler_id, request)
+
+    def sample_request(self, sampler_id: str, request: types.SampleRequest) -> types.SampleResponse:
+        """One request, every SampleRequest option included, decoded on its own."""
+        answers: list[types.SampleResponse | BaseException] = []
+        self.sample_batch([SampleJob(sampler_id, request, answers.append)])
+        if isinstance(answers[0], BaseException):
+            raise answers[0]
+        return answers[0]
 
     def sample_batch(
         self, jobs: list[SampleJob], take_more: Callable[[], list[SampleJob]] | None = None
     ) -> None:
         """Answer every job through its `on_done` (see `sample_jobs`); runs on the worker thread.
 
-        This version decodes the jobs one after another; `take_more` joins jobs queued meanwhile.
-        """
-        pending = list(jobs)
-        while pending:
-            job = pending.pop(0)
-            if job.is_cancelled():
-                job.on_done(SampleCancelled(f"sample request on {job.sampler_id} was cancelled"))
-            else:
-                try:
-                    req = job.request
-                    response: types.SampleResponse | BaseException = self.sample(
-                        job.sampler_id,
-                        req.prompt,
-                        req.num_samples,
-                        req.sampling_params,
-                        bool(req.prompt_logprobs),
-                        req.topk_prompt_logprobs,
-                        req.prompt_logprobs_last_n,
-                    )
-                except Exception as exc:  # each job gets its own error; the others go on
-                    response = exc
-                job.on_done(response)
-            if take_more is not None:
-                pending.extend(take_more())
+        Jobs on the same base model decode together (`sampling.DecodeBatch`); `take_more()` is
+        called at every step boundary and what it returns joins the running batches."""
+        with self._sampling_lock:
+            self._decode(jobs, take_more)
 
-    def _sampling_model(self, base: BaseModel, adapter: Adapter) -> SamplingModel:
-        assert adapter.lora_config is not None
-        key = (base.name, lora_signature(adapter.lora_config))
-        with self._lock:
-            slot = self._sampling_models.get(key)
-        if slot is None:
-            model = build_lora_model(base, adapter.lora_config, self.seed)
-            model.requires_grad_(False)
-            with self._lock:  # a concurrent first use may have won the race: keep its model
-                slot = self._sampling_models.setdefault(key, SamplingModel(model))
-        return slot
+    def _decode(self, jobs: list[SampleJob], take_more: Callable[[], list[SampleJob]] | None) -> None:
+        batches: list[sampling.DecodeBatch] = []
+        pending = list(jobs)
+        while True:
+            joining: dict[int, list[sampling.SampleTask]] = {}
+            for job in pending:
+                self._admit(job, batches, joining)
+            for index, tasks in joining.items():  # one cache merge per batch, not one per job
+                try:
+                    batches[index].admit(tasks)
+                except Exception as exc:  # a failed prefill fails the requests it was for
+                    for task in tasks:
+                        task.finish(exc)
+            batches = [b for b in batches if b]
+            if not batches:
+                pending = take_more() if take_more is not None else []
+                if not pending:
+                    return
+                continue
+            for batch in batches:
+                try:
+                    batch.step()
+                except Exception as exc:  # a failed forward fails the requests in it, not the others
+                    for task in batch.tasks:
+                        task.finish(exc)
+                    batch.tasks = []
+            pending = take_more() if take_more is not None else []
+
+    def _admit(
+        self,
+        job: SampleJob,
+        batches: list[sampling.DecodeBatch],
+        joining: dict[int, list[sampling.SampleTask]],
+    ) -> None:
+        """Check a job and pick the batch of its base it joins (`joining`), or answer its error."""
+        if job.is_cancelled():
+            job.on_done(SampleCancelled(f"sample request on {job.sampler_id} was cancelled"))
+            return
+        try:
+            adapter = self._sampler(job.sampler_id)
+            base = self.bases.get(adapter.base_model)
+            shared = base.shared
+            assert shared is not None
+            request = job.request
+            try:
+                prompt_tokens = request.prompt.to_ints()
+            except ValueError as exc:
+                raise EngineError("the local engine samples from token chunks only (no images)") from exc
+            if prompt_tokens:  # an empty prompt is refused by sampling.make_task, by name
+                _check_fits(base, min(prompt_tokens), max(prompt_tokens), len(prompt_tokens), "prompt")
+            sampling.check_sampling_params(request.sampling_params)  # before the seed reaches torch
+            seed = request.sampling_params.seed
+            if seed is None:
+                with self._lock:
+                    seed = int(self._seed_rng.integers(0, 2**63 - 1))
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+            peft_name = None
+            if adapter.lora_config is not None:
+                busy = {t.adapter for b in batches if b.shared is shared for t in b.tasks}
+                busy |= {t.adapter for tasks in joining.values() for t in tasks}
+                peft_name = self.slots.acquire(shared, adapter, self.adapters.state(adapter), busy, self.seed)
+            task = sampling.make_task(
+                request,
+                base.stop_token_ids,
+                base.context_length,
+                base.vocab_size,
+                generator,
+                peft_name,
+                self._finisher(job, prompt_tokens),
+                job.is_cancelled,
+            )
+            index = next(
+                (
+                    i
+                    for i, b in enumerate(batches)
+                    if b.shared is shared and b.can_join(task, joining.get(i, []))
+                ),
+                None,
+            )
+            if index is None:
+                batches.append(sampling.DecodeBatch(shared, base.tokenizer))
+                index = len(batches) - 1
+            joining.setdefault(index, []).append(task)
+        except Exception as exc:  # each job gets its own error; the others go on
+            job.on_done(exc)
+
+    def _finisher(self, job: SampleJob, prompt: list[int]) -> Callable[[Any], None]:
+        """What a finished task calls: the task (done), None (cancelled) or an exception."""
+
+        def finish(outcome: Any) -> None:
+            if outcome is None:
+                job.on_done(SampleCancelled(f"sample request on {job.sampler_id} was cancelled"))
+                return
+            if isinstance(outcome, BaseException):
+                job.on_done(outcome)
+                return
+            task: sampling.SampleTask = outcome
+            sequences = [
+                types.SampledSequence(
+                    stop_reason=c.stop_reason,
+                    sequence_id=f"{job.sampler_id}:seq:{next(self._counter)}",
+                    tokens_np=np.asarray(c.tokens, dtype=np.int32),
+                    logprobs_np=np.asarray(c.logprobs, dtype=np.float32),
+                    topk_logprobs_np=task.topk_sample(row),
+                )
+                for row, c in enumerate(task.completions())
+            ]
+            job.on_done(types.SampleResponse(sequences=sequences, **task.prompt_outputs))
+
+        return finish
 
     # -- runs and checkpoints (REST reads) ------------------------------------------------------
     def get_training_run(self, model_id: str) -> types.TrainingRun:

@@ -1,16 +1,21 @@
-"""Loading base models and tokenizers, and wrapping them in LoRA adapters as Tinker configures them.
+"""Loading base models and tokenizers, and the LoRA adapters Tinker configures on them.
 
-A base model is loaded once per name and kept frozen; it serves base-model sampling directly and
-is deep-copied for each training model, whose LoRA layers peft injects in place.
+A base model is loaded once per name and kept frozen. Every LoRA adapter of that base (training
+models, samplers) is a named peft adapter on that one copy (`SharedModel`): a call activates its
+adapter, so N training clients and samplers cost the base weights once plus their small adapters.
+Fused MoE expert weights (3-D parameters, not Linear layers) get LoRA through peft's
+`target_parameters`.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
+import itertools
 import os
 import threading
+import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from tinker import types
@@ -25,10 +30,24 @@ _ATTN_HINTS = ("attn", "attention")
 _MLP_HINTS = ("mlp", "feed_forward", "ffn", "experts")
 
 
+DEVICE_ENV = "COOKBOOK_TUI_DEVICE"
+
+
 def pick_device(device: str | None) -> torch.device:
+    """`device`, else $COOKBOOK_TUI_DEVICE, else CUDA when present, else the CPU."""
+    device = device or os.environ.get(DEVICE_ENV)
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def weights_dtype(device: torch.device) -> torch.dtype:
+    """Base weights: float32 on the CPU (bf16 matmuls are slow there and gain nothing), bfloat16
+    on CUDA. LoRA weights and AdamW state stay float32 on both (peft's autocast_adapter_dtype),
+    and logits are taken in float32 for losses, logprobs and sampling."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
 
 
 @dataclass
@@ -40,6 +59,12 @@ class BaseModel:
     tokenizer: Any
     context_length: int
     stop_token_ids: list[int]
+    layers: list[tuple[str, str]]  # (full name, "attn" | "mlp" | "unembed") of each adaptable weight
+    shared: SharedModel | None = None  # set once loaded: the adapters living on this base
+
+    @property
+    def vocab_size(self) -> int:
+        return self.model.get_input_embeddings().num_embeddings
 
 
 class BaseModelCache:
@@ -70,7 +95,7 @@ class BaseModelCache:
         if os.path.isdir(os.path.expanduser(path)):
             path = os.path.expanduser(path)
             tokenizer_id = name if name == TINY_MODEL_NAME else path
-        dtype = torch.float32 if self.device.type == "cpu" else "auto"
+        dtype = weights_dtype(self.device)
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
@@ -87,7 +112,7 @@ class BaseModelCache:
             getattr(config, "max_position_embeddings", None)
             or getattr(tokenizer, "model_max_length", 2048)
         )
-        return BaseModel(
+        base = BaseModel(
             name=name,
             path=path,
             tokenizer_id=tokenizer_id,
@@ -95,7 +120,10 @@ class BaseModelCache:
             tokenizer=tokenizer,
             context_length=context_length,
             stop_token_ids=_eos_ids(model, tokenizer),
+            layers=_adaptable_layers(model),
         )
+        base.shared = SharedModel(base)
+        return base
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
@@ -111,29 +139,30 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     return sorted(ids)
 
 
-def lora_target_modules(model: Any, lora_config: types.LoraConfig) -> list[str]:
-    """Full names of the Linear layers LoRA adapts, per train_attn / train_mlp / train_unembed."""
+
+def _kind(name: str) -> str | None:
+    parts = name.lower().split(".")[:-1]
+    if any(h in p for p in parts for h in _ATTN_HINTS):
+        return "attn"
+    if any(h in p for p in parts for h in _MLP_HINTS):
+        return "mlp"
+    return None
+
+
+def _adaptable_layers(model: Any) -> list[tuple[str, str]]:
+    """Every Linear (by its module name) and every fused 3-D expert weight (by its parameter
+    name, e.g. `mlp.experts.gate_up_proj`) LoRA may adapt, read before peft wraps anything."""
     output = model.get_output_embeddings()
-    targets = []
+    layers = []
     for name, module in model.named_modules():
-        if not isinstance(module, torch.nn.Linear):
-            continue
-        if module is output:
-            if lora_config.train_unembed:
-                targets.append(name)
-            continue
-        parts = name.lower().split(".")[:-1]
-        if any(h in p for p in parts for h in _ATTN_HINTS):
-            if lora_config.train_attn:
-                targets.append(name)
-        elif any(h in p for p in parts for h in _MLP_HINTS):
-            if lora_config.train_mlp:
-                targets.append(name)
-    if not targets:
-        raise EngineError(
-            "lora_config trains no layer: set at least one of train_attn, train_mlp, train_unembed"
-        )
-    return targets
+        if isinstance(module, torch.nn.Linear):
+            kind = "unembed" if module is output else _kind(name)
+            if kind:
+                layers.append((name, kind))
+    for name, param in model.named_parameters():
+        if param.dim() == 3 and "expert" in name.lower():
+            layers.append((name, "experts"))
+    return layers
 
 
 def check_lora_config(lora_config: types.LoraConfig) -> None:
@@ -142,38 +171,151 @@ def check_lora_config(lora_config: types.LoraConfig) -> None:
         raise EngineError(f"lora_config.rank must be between 1 and {MAX_LORA_RANK}, got {lora_config.rank}")
 
 
-def build_lora_model(base: BaseModel, lora_config: types.LoraConfig, seed: int) -> Any:
-    """A private copy of the base model with fresh LoRA adapters (B = 0, so it starts equal to
-    the base model); the adapters' initialisation is seeded and leaves the global RNG alone."""
+def _peft_config(base: BaseModel, lora_config: types.LoraConfig) -> Any:
     from peft import LoraConfig as PeftLoraConfig
-    from peft import get_peft_model
 
-    check_lora_config(lora_config)
-    model = copy.deepcopy(base.model)
-    peft_config = PeftLoraConfig(
+    wanted = {
+        "attn": lora_config.train_attn,
+        "mlp": lora_config.train_mlp,
+        "unembed": lora_config.train_unembed,
+        "experts": lora_config.train_mlp,
+    }
+    modules = [name for name, kind in base.layers if kind != "experts" and wanted[kind]]
+    parameters = [name for name, kind in base.layers if kind == "experts" and wanted[kind]]
+    if not modules and not parameters:
+        raise EngineError(
+            "lora_config trains no layer: set at least one of train_attn, train_mlp, train_unembed"
+        )
+    return PeftLoraConfig(
         r=lora_config.rank,
         lora_alpha=LORA_ALPHA,
         lora_dropout=0.0,
-        target_modules=lora_target_modules(model, lora_config),
+        # Anchored regexes: a full module name must not also match the adapters peft nests in it.
+        target_modules="^(" + "|".join(map(_re_escape, modules)) + ")$" if modules else [],
+        target_parameters=parameters or None,
         bias="none",
     )
-    init_seed = lora_config.seed if lora_config.seed is not None else seed
-    devices = [base.model.device] if base.model.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(init_seed)
-        peft_model = get_peft_model(model, peft_config)
-    peft_model.eval()  # no dropout anywhere: training and sampling see the same function
-    return peft_model
 
 
-def trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    return {name: p for name, p in model.named_parameters() if p.requires_grad}
+def _re_escape(name: str) -> str:
+    import re
+
+    return re.escape(name)
 
 
-def lora_signature(lora_config: types.LoraConfig) -> tuple:
-    return (
-        lora_config.rank,
-        lora_config.train_attn,
-        lora_config.train_mlp,
-        lora_config.train_unembed,
-    )
+def disk_name(param_name: str, adapter: str) -> str:
+    """A peft parameter name as checkpoints store it: the adapter's segment reads `default`, as
+    when every model had its own peft copy, so checkpoints keep their layout."""
+    parts = param_name.split(".")
+    return ".".join("default" if p == adapter and i and parts[i - 1].startswith("lora_") else p
+                    for i, p in enumerate(parts))
+
+
+class SharedModel:
+    """The one copy of a base model's weights, with its LoRA adapters as named peft adapters.
+
+    Callers hold `lock` around `activate(...)` and the forward/backward that follows (the engine
+    runs model work on one worker thread, so it is rarely contended). `activate(None)` is the
+    bare base model; `mixed(names)` is a forward whose rows use different adapters."""
+
+    def __init__(self, base: BaseModel) -> None:
+        self.base = base
+        self.peft: Any = None
+        self.lock = threading.RLock()
+        self._active: str | None = None
+        self._names = itertools.count(1)
+        self._params: dict[str, dict[str, torch.nn.Parameter]] = {}
+        # Whether requests' KV caches can be joined in one batch (not with sliding-window layers);
+        # None until the first DecodeBatch reads it off the model's cache layout.
+        self.mergeable: bool | None = None
+
+    @property
+    def mixed_batches(self) -> bool:
+        """Whether rows with different adapters may share a forward: peft's mixed-adapter batches
+        cover LoRA on Linear layers, not LoRA on fused expert parameters."""
+        return not any(kind == "experts" for _, kind in self.base.layers)
+
+    def add_adapter(self, lora_config: types.LoraConfig, seed: int, prefix: str = "a") -> str:
+        """A fresh adapter (B = 0, so it starts equal to the base model); its initialisation is
+        seeded and leaves the global RNG alone. Returns its peft name."""
+        from peft import get_peft_model
+
+        check_lora_config(lora_config)
+        config = _peft_config(self.base, lora_config)
+        name = f"{prefix}{next(self._names)}"
+        init_seed = lora_config.seed if lora_config.seed is not None else seed
+        devices = [self.base.model.device] if self.base.model.device.type == "cuda" else []
+        with self.lock, torch.random.fork_rng(devices=devices):
+            torch.manual_seed(init_seed)
+            if self.peft is None:
+                self.peft = get_peft_model(
+                    self.base.model, config, adapter_name=name, autocast_adapter_dtype=True
+                )
+            else:
+                self.peft.add_adapter(name, config, autocast_adapter_dtype=True)
+            self.peft.eval()  # no dropout anywhere: training and sampling see the same function
+            marker = f".{name}."
+            self._params[name] = {
+                disk_name(k, name): p
+                for k, p in self.peft.named_parameters()
+                if marker in k and ".lora_" in k
+            }
+            for param in self._params[name].values():
+                param.requires_grad_(False)  # activate(name, train=True) turns them on
+            self._active = "?"  # peft may have changed which adapter is active
+        return name
+
+    def delete_adapter(self, name: str) -> None:
+        with self.lock:
+            if self.peft is not None and name in self.peft.peft_config:
+                if len(self.peft.peft_config) > 1:
+                    with warnings.catch_warnings():  # "adapter X was active, now Y is": we re-activate
+                        warnings.simplefilter("ignore")
+                        self.peft.delete_adapter(name)
+                    self._params.pop(name, None)
+                    self._active = "?"
+                # peft cannot delete its last adapter; it stays, unused, until the next one replaces it
+
+    def adapter_params(self, name: str) -> dict[str, torch.nn.Parameter]:
+        """Adapter `name`'s tensors under their checkpoint names."""
+        return self._params[name]
+
+    def activate(self, name: str | None, train: bool = False) -> Any:
+        """Make `name` (None: no adapter) the adapter the next forward uses; returns the model."""
+        if self.peft is None:
+            if name is not None:
+                raise EngineError(f"adapter {name!r} is not on base {self.base.name!r}")
+            return self.base.model
+        if name != self._active:
+            if name is None:
+                self.peft.base_model.disable_adapter_layers()
+            else:
+                self.peft.base_model.enable_adapter_layers()
+                self.peft.set_adapter(name, inference_mode=True)
+            self._active = name
+        if name is not None and train:
+            for param in self.adapter_params(name).values():
+                param.requires_grad_(True)
+        return self.peft
+
+    @contextlib.contextmanager
+    def training(self, name: str) -> Iterator[Any]:
+        """The model with adapter `name` active and trainable, for one forward/backward."""
+        with self.lock:
+            model = self.activate(name, train=True)
+            try:
+                yield model
+            finally:
+                for param in self.adapter_params(name).values():
+                    param.requires_grad_(False)
+
+    def forward_rows(self, adapters: list[str | None], **inputs: Any) -> Any:
+        """One forward whose row i uses adapter adapters[i] (None: the base model)."""
+        first = adapters[0]
+        if all(a == first for a in adapters) or self.peft is None:
+            return self.activate(first)(**inputs)
+        if not self.mixed_batches:
+            raise EngineError("rows with different adapters cannot share a forward on this model")
+        self.peft.base_model.enable_adapter_layers()
+        self._active = "?"
+        return self.peft(**inputs, adapter_names=["__base__" if a is None else a for a in adapters])

@@ -728,18 +728,6 @@ class EngineServer:
             raise WireError(
                 f"SampleRequest: num_samples must be between 1 and {MAX_NUM_SAMPLES}, got {req.num_samples}"
             )
-        unsupported = [
-            name
-            for name, asked in (
-                ("topk_sample_logprobs", req.topk_sample_logprobs > 0),
-                ("target_prompt_logprobs", req.target_prompt_logprobs is not None),
-                ("prompt_alt_tokens_k", req.prompt_alt_tokens_k > 0),
-            )
-            if asked
-        ]
-        if unsupported:
-            raise EngineError(f"SampleRequest: {', '.join(unsupported)} not supported by the local engine")
-
         key = _session_of_any(req.sampling_session_id)
         self._touch(key)
         # The SDK numbers a cloned sampling client's requests from clone * 10**9.

@@ -275,4 +275,17 @@ def encode_sample_response(response: types.SampleResponse) -> bytes:
         msg.prompt_logprobs = _float_bytes(prompt_logprobs)
     if response.topk_prompt_logprobs_np is not None:
         _topk_to_proto(msg.topk_prompt_logprobs, response.topk_prompt_logprobs_np)
+    if response.target_prompt_logprobs is not None:
+        _tensor_to_proto(msg.target_prompt_logprobs, response.target_prompt_logprobs)
+    if response.prompt_alt_tokens is not None:
+        _tensor_to_proto(msg.prompt_alt_tokens.tokens, response.prompt_alt_tokens.tokens)
+        _tensor_to_proto(msg.prompt_alt_tokens.logprobs, response.prompt_alt_tokens.logprobs)
     return msg.SerializeToString()
+
+
+def _tensor_to_proto(target: pb.Tensor, tensor: types.TensorData) -> None:
+    """A TensorData as a proto Tensor (sparse CSR stays sparse), by the SDK's own encoder, so
+    both ends of the wire share one codec."""
+    from tinker.proto.request_conv import _tensor_data_to_proto
+
+    target.CopyFrom(_tensor_data_to_proto(tensor))

@@ -17,6 +17,8 @@ from tinker_cookbook.preference.preference_datasets import ComparisonBuilderFrom
 from tinker_cookbook.rl.types import RLDataset, RLDatasetBuilder
 from tinker_cookbook.tokenizer_utils import get_tokenizer
 
+from cookbook_tui.runners.rundir import write_atomic
+
 
 def read_rows(path: str | Path) -> list[dict]:
     """Rows of a .jsonl or .parquet file."""
@@ -43,9 +45,7 @@ def materialize_jsonl(path: Path, dest_dir: Path) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / (path.stem + ".jsonl")
     if not out.exists():
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in read_rows(path)), encoding="utf-8")
-        tmp.replace(out)
+        write_atomic(out, "".join(json.dumps(r, default=str) + "\n" for r in read_rows(path)))
     return out
 
 

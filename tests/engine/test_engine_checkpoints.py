@@ -26,9 +26,7 @@ def _logprobs(engine, data, model_id=MODEL):
 
 
 def _weights(engine, model_id):
-    from cookbook_tui.runners.engine.models import trainable_state
-
-    return {k: v.detach().clone() for k, v in trainable_state(engine._training(model_id).model).items()}
+    return {k: v.detach().clone() for k, v in engine._training(model_id).state.items()}
 
 
 def test_state_reloads_in_a_new_engine_with_identical_logprobs_and_next_step(

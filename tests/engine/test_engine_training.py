@@ -14,10 +14,7 @@ MODEL = "sess:train:0"
 
 
 def _lora_tensors(engine, model_id=MODEL) -> dict[str, torch.Tensor]:
-    from cookbook_tui.runners.engine.models import trainable_state
-
-    model = engine._training(model_id).model
-    return {k: v.detach().clone() for k, v in trainable_state(model).items()}
+    return {k: v.detach().clone() for k, v in engine._training(model_id).state.items()}
 
 
 def _logprobs(engine, data, model_id=MODEL) -> list[np.ndarray]:

@@ -90,7 +90,9 @@ def test_unknown_routes_samplers_and_runs_get_404(local_server) -> None:
     assert status == 404 and "no/such/endpoint" in body["error"]
 
 
-def test_unsupported_sampling_options_are_refused_by_name(local_server) -> None:
+def test_the_sdk_sampling_options_are_accepted(local_server) -> None:
+    """prompt_alt_tokens_k, topk_sample_logprobs and target_prompt_logprobs are served (their
+    values are checked in test_engine_batching and, through the SDK, test_server_model_families)."""
     session = _session(local_server.base_url)
     status, body = _post(
         local_server.base_url,
@@ -105,9 +107,10 @@ def test_unsupported_sampling_options_are_refused_by_name(local_server) -> None:
         "prompt": {"chunks": [{"type": "encoded_text", "tokens": [1, 2]}]},
         "sampling_params": {"max_tokens": 2},
         "prompt_alt_tokens_k": 3,
+        "topk_sample_logprobs": 2,
     }
     status, body = _post(local_server.base_url, "asample", json.dumps(request).encode())
-    assert status == 400 and "prompt_alt_tokens_k" in body["error"]
+    assert status == 200 and body["request_id"], body
 
 
 def test_asample_answers_one_sequence_id_per_sample(local_server) -> None:

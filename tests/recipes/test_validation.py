@@ -42,6 +42,17 @@ def test_syntax_error_has_line_and_column() -> None:
     assert str(issue).startswith("r.toml:9:")
 
 
+@pytest.mark.parametrize("broken, column", [
+    ('renderer = "qwen3_instruct', 12),   # a basic string: tomllib says "illegal character '\\n'"
+    ("renderer = 'qwen3_instruct", 12),   # a literal string: tomllib says 'expected "\'"' at the end
+])
+def test_an_unterminated_string_is_called_that_at_its_opening_quote(broken: str, column: int) -> None:
+    text = GOOD.replace('renderer = "qwen3_instruct"', broken)
+    [issue] = validate_recipe_text(text, "r.toml")
+    assert (issue.line, issue.column, issue.field) == (5, column, "syntax")
+    assert "unterminated string" in issue.message and "illegal character" not in issue.message
+
+
 def test_unknown_key_suggests_the_close_one() -> None:
     [issue] = errors(GOOD.replace("batch_size", "batch_sise"))
     assert issue.field == "dataset.batch_sise"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cookbook_tui.runners import rundir
+from cookbook_tui.runners.samples import MAX_GROUPS_PER_STEP
 
 from run_helpers import cli, events, mean, reduced_recipe, series
 
@@ -103,6 +104,14 @@ def test_rl_reward_rises(tmp_path: Path) -> None:
     assert mean(reward[-5:]) > mean(reward[:5])
     rollouts = rundir.read_samples(run_dir)
     assert rollouts and all(r["kind"] == "rollout" and r["reward"] is not None for r in rollouts)
+    # whole groups, a bounded number of them a step (the TUI's GRPO group view needs every member)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for r in rollouts:
+        groups.setdefault((r["step"], r["group"]), []).append(r["rollout"])
+    assert all(sorted(members) == list(range(len(members))) for members in groups.values())
+    assert len({len(members) for members in groups.values()}) == 1  # each group whole (group_size)
+    per_step = {step: sum(1 for s, _ in groups if s == step) for step, _ in groups}
+    assert set(per_step) == set(range(15)) and max(per_step.values()) <= MAX_GROUPS_PER_STEP
 
 
 def test_multiturn_guess_number_reward_rises(tmp_path: Path) -> None:

@@ -82,11 +82,14 @@ def test_checkpoint_rows(tmp_path: Path) -> None:
     assert [rundir.checkpoint_step(r) for r in rows] == [10, None]
 
 
-def test_default_run_dir_is_unique(tmp_path: Path) -> None:
-    first = rundir.default_run_dir("r", tmp_path)
-    first.mkdir(parents=True)
-    second = rundir.default_run_dir("r", tmp_path)
+def test_new_run_dir_is_claimed_unique_and_safely_named(tmp_path: Path) -> None:
+    first = rundir.new_run_dir(tmp_path, "r")
+    second = rundir.new_run_dir(tmp_path, "r", now=None)
+    assert first.is_dir() and second.is_dir()
     assert first.parent == second.parent == tmp_path / "r" and first != second
+    assert rundir.new_run_dir(tmp_path, "../a b/c").parent == tmp_path / "a-b-c"
+    assert rundir.run_folder_name("my-recipes/my SFT run.toml", "arithmetic-sft") == "my-SFT-run"
+    assert rundir.run_folder_name(None, "arithmetic-sft") == "arithmetic-sft"
 
 
 def test_rundir_stays_light() -> None:
@@ -97,3 +100,43 @@ def test_rundir_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_atomic_writes_follow_the_umask_and_keep_a_files_mode(tmp_path: Path) -> None:
+    """Run files (status.json, metrics.jsonl, recipe.toml) and saved recipes were 0600 under umask
+    022: the temp file kept mkstemp's mode. New files follow the umask; a re-written one keeps its mode."""
+    old = os.umask(0o022)
+    try:
+        writer = rundir.StatusWriter(tmp_path)
+        writer.start(recipe="r")
+        rundir.write_recipe_copy(tmp_path, "name = 'r'\n")
+        (tmp_path / "metrics.jsonl").write_text('{"step": 0}\n')
+        rundir.dedupe_metrics(tmp_path)
+        for name in ("status.json", "recipe.toml", "metrics.jsonl"):
+            assert oct((tmp_path / name).stat().st_mode & 0o777) == oct(0o644), name
+        os.umask(0o027)
+        rundir.write_atomic(tmp_path / "group.txt", "x")
+        assert (tmp_path / "group.txt").stat().st_mode & 0o777 == 0o640
+        (tmp_path / "recipe.toml").chmod(0o600)  # the user's own choice survives a re-save
+        rundir.write_recipe_copy(tmp_path, "name = 'r2'\n")
+        assert (tmp_path / "recipe.toml").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "recipe.toml").read_text() == "name = 'r2'\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["group.txt", "metrics.jsonl", "recipe.toml", "status.json"]
+    finally:
+        os.umask(old)
+
+
+def test_engine_checkpoint_folders_and_files_follow_the_umask(tmp_path: Path) -> None:
+    from cookbook_tui.runners.engine.checkpoints import CheckpointStore, tinker_path
+
+    old = os.umask(0o022)
+    try:
+        store = CheckpointStore(tmp_path)
+        store.write_run("m1", {"base_model": "x"})
+        folder = store.write_checkpoint(tinker_path("m1", "weights", "000001"), {"step": 1},
+                                        lambda d: (d / "adapter.bin").write_bytes(b"w"))
+        assert folder.stat().st_mode & 0o777 == 0o755
+        assert (folder / "checkpoint.json").stat().st_mode & 0o777 == 0o644
+        assert (store.run_dir("m1") / "run.json").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)

@@ -91,3 +91,45 @@ def make_app(open_run_dir: str | None = None, **overrides) -> CookbookApp:
     app = CookbookApp(config=fixture_config(**overrides), open_run_dir=Path(open_run_dir) if open_run_dir else None)
     app.animation_level = "none"
     return app
+
+
+def charted_keys(screen) -> list[str]:
+    """The metrics the screen's chart grid draws now (the charts on its page)."""
+    from cookbook_tui.app.widgets.metric_chart import MetricChart
+
+    return [chart.key for chart in screen.query(MetricChart) if chart.key is not None and chart.display]
+
+
+def make_compare_app(run_dirs: list[str], **overrides) -> CookbookApp:
+    app = CookbookApp(config=fixture_config(**overrides), compare_run_dirs=[Path(d) for d in run_dirs])
+    app.animation_level = "none"
+    return app
+
+
+class FixtureRemote:
+    """A Tinker account with fixed runs and checkpoints, for snapshots (the real client is tested
+    against `cookbook-tui serve` in test_remote_screen.py and tests/runners/test_remote.py)."""
+
+    where = "https://tinker.example"
+
+    def runs(self, roots):
+        from cookbook_tui.runners.remote import RemoteRun
+
+        return [
+            RemoteRun("3f2a:train:0", "Qwen/Qwen3-8B", True, 32, "2026-11-28T10:16:00+00:00", False,
+                      local_run_dir="run_dirs/arithmetic-sft/20261128-101500"),
+            RemoteRun("9c1e:train:0", "meta-llama/Llama-3.1-8B", True, 16, "2026-11-27T18:02:00+00:00", False),
+        ]
+
+    def checkpoints(self, run_id):
+        from cookbook_tui.runners.remote import RemoteCheckpoint
+
+        base = f"tinker://{run_id}"
+        return [
+            RemoteCheckpoint(f"{base}/weights/000020", "000020", "training", 176_000_000,
+                             "2026-11-28T10:15:40+00:00", "2026-12-05T10:15:40+00:00", False),
+            RemoteCheckpoint(f"{base}/sampler_weights/000020", "000020", "sampler", 88_000_000,
+                             "2026-11-28T10:15:41+00:00", None, True),
+            RemoteCheckpoint(f"{base}/weights/final", "final", "training", 176_000_000,
+                             "2026-11-28T10:16:10+00:00", None, False),
+        ]

@@ -18,7 +18,9 @@ from cookbook_tui.screens.editor import EditorScreen
 from cookbook_tui.screens.run import RunScreen
 from cookbook_tui.screens.runs import RunsScreen
 
-from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, make_app
+from cookbook_tui.app.widgets.chart_grid import ChartGrid
+
+from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, charted_keys, make_app
 from .waiting import wait_until
 
 SIZE = (120, 36)
@@ -219,17 +221,17 @@ async def test_command_palette_offers_every_action_of_the_screen(in_fixtures) ->
         await pilot.pause()
         provider = CookbookCommands(app.screen)
         titles = {title for title, _, _ in provider.entries()}
-        assert {"Smooth", "Log scale", "Stop run", "Chat with checkpoint", "Back", "Help", "Runs", "Quit"} <= titles
+        assert {"Smooth", "Log-Y", "Filter", "Zoom", "Pin", "X axis", "Chat with checkpoint", "Back", "Help", "Runs", "Quit"} <= titles
+        assert "Stop run" not in titles  # the run finished: nothing to stop
         assert any(t.startswith("Open run arithmetic-dpo/") for t in titles)
         assert "Edit recipe my-dpo" in titles
         # and running one from the palette works
         await pilot.press("ctrl+p")
-        await pilot.press(*"log scale")
+        await pilot.press(*"log-y")
         await wait_until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, "palette hits")
         await pilot.press("enter")
         await pilot.pause()
-        plot = app.screen.query_one("#plot-loss")
-        assert plot.log_scale
+        assert app.screen.query_one(ChartGrid).model.log_y == {"train_mean_nll"}  # the selected chart
 
 
 async def test_help_opens_with_question_mark_and_lists_screen_keys(in_fixtures) -> None:
@@ -240,7 +242,8 @@ async def test_help_opens_with_question_mark_and_lists_screen_keys(in_fixtures) 
 
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one(".help-keys").render())
-        assert "Smooth" in text and "Stop run" in text
+        assert "Smooth" in text and "Chat with checkpoint" in text
+        assert "Stop run" not in text  # the run finished
         await pilot.press("escape")
         assert isinstance(app.screen, RunScreen)
 
@@ -277,7 +280,7 @@ async def test_a_long_history_is_read_in_the_background_then_followed(tmp_path: 
         assert isinstance(screen, RunScreen)
         await wait_until(pilot, lambda: "train_mean_nll" in screen.watch.metrics.columns, "the history")
         assert len(screen.watch.metrics.columns["train_mean_nll"][0]) == 3000
-        assert screen.query_one("#plot-loss").display
+        assert "train_mean_nll" in charted_keys(screen)
         with (run_dir / "metrics.jsonl").open("a") as handle:
             handle.write('{"step": 3000, "train_mean_nll": 1.0}\n')
         await wait_until(pilot, lambda: screen.watch.metrics.columns["train_mean_nll"][0][-1] == 3000, "the new row")

@@ -15,6 +15,7 @@ from cookbook_tui.screens.dialogs import SaveAsScreen
 from cookbook_tui.screens.editor import EditorScreen
 from cookbook_tui.screens.run import RunScreen
 
+from .factory import charted_keys
 from .waiting import wait_until
 
 RUNNER_MISSING = importlib.util.find_spec("cookbook_tui.runners.headless") is None
@@ -88,7 +89,7 @@ async def test_pick_edit_fix_launch_watch_finish(tmp_path: Path, tiny_model_path
         # metrics appear in the run screen as the run trains, then it finishes
         columns = lambda: run_screen.watch.metrics.columns  # noqa: E731
         await wait_until(pilot, lambda: "train_mean_nll" in columns(), "the first metrics", polls=1200)
-        assert run_screen.query_one("#plot-loss").display
+        assert "train_mean_nll" in charted_keys(run_screen)
         await wait_until(
             pilot, lambda: run_screen.effective_status().state in ("finished", "failed"), "the run to end", polls=1500
         )

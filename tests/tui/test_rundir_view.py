@@ -60,6 +60,7 @@ def test_run_dirs_from_the_runner_and_from_tinker_cookbook_alone_are_found() -> 
     found = {f"{d.parent.name}/{d.name}" for d in find_run_dirs(FIXTURES / "run_dirs")}
     assert found == {
         "arithmetic-sft/20261128-101500",
+        "arithmetic-sft/20261128-103000",
         "arithmetic-rl/20261128-110000",
         "arithmetic-dpo/20261128-120000",
         "cookbook-only/sl-basic",

@@ -10,9 +10,10 @@ from pathlib import Path
 from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.dry_run import DryRunScreen
 
-from .factory import FIXTURE_RECIPES, TERMINAL, make_app
+from .factory import FIXTURE_RECIPES, TERMINAL, make_app, make_compare_app
 
 SFT_RUN = "run_dirs/arithmetic-sft/20261128-101500"
+SFT_LOW_LR_RUN = "run_dirs/arithmetic-sft/20261128-103000"
 RL_RUN = "run_dirs/arithmetic-rl/20261128-110000"
 DPO_FAILED_RUN = "run_dirs/arithmetic-dpo/20261128-120000"
 COOKBOOK_ONLY_RUN = "run_dirs/cookbook-only/sl-basic"
@@ -91,6 +92,38 @@ def test_run_curves_smoothed_log_scale(snap_compare, in_fixtures) -> None:
     assert snap_compare(make_app(open_run_dir=SFT_RUN), press=["m", "l"], terminal_size=TERMINAL)
 
 
+def test_run_chart_grid_at_120x40(snap_compare, in_fixtures) -> None:
+    assert snap_compare(make_app(open_run_dir=RL_RUN), terminal_size=(120, 40))
+
+
+def test_run_chart_grid_at_200x60(snap_compare, in_fixtures) -> None:
+    assert snap_compare(make_app(open_run_dir=RL_RUN), terminal_size=(200, 60))
+
+
+def test_run_chart_filter(snap_compare, in_fixtures) -> None:
+    assert snap_compare(make_app(open_run_dir=RL_RUN), press=["slash", *"^optim/"], terminal_size=(120, 40))
+
+
+def test_run_chart_cursor_readout(snap_compare, in_fixtures) -> None:
+    assert snap_compare(make_app(open_run_dir=SFT_RUN), press=["left", *["left"] * 22], terminal_size=(120, 40))
+
+
+def test_run_rollout_groups_at_the_cursor(snap_compare, in_fixtures) -> None:
+    assert snap_compare(make_app(open_run_dir=RL_RUN), press=["left", *["left"] * 15, "2"], terminal_size=(120, 40))
+
+
+def test_run_rollouts_beside_the_charts(snap_compare, in_fixtures) -> None:
+    assert snap_compare(make_app(open_run_dir=RL_RUN), press=["r", "left", *["left"] * 15], terminal_size=(160, 48))
+
+
+def test_compare_config_diff(snap_compare, in_fixtures) -> None:
+    assert snap_compare(make_compare_app([SFT_RUN, SFT_LOW_LR_RUN]), press=["2"], terminal_size=(120, 40))
+
+
+def test_compare_charts(snap_compare, in_fixtures) -> None:
+    assert snap_compare(make_compare_app([SFT_RUN, SFT_LOW_LR_RUN]), terminal_size=(120, 40))
+
+
 def test_run_samples_with_loss_mask(snap_compare, in_fixtures) -> None:
     assert snap_compare(make_app(open_run_dir=SFT_RUN), press=["2"], terminal_size=TERMINAL)
 
@@ -162,3 +195,17 @@ def test_chat_with_a_checkpoint(snap_compare, in_fixtures) -> None:
         await pilot.pause()
 
     assert snap_compare(make_app(open_run_dir=SFT_RUN), run_before=chat, terminal_size=TERMINAL)
+
+
+def test_remote_runs_and_checkpoints(snap_compare, in_fixtures) -> None:
+    from .factory import FixtureRemote
+    from .waiting import wait_until
+
+    async def open_remote(pilot) -> None:
+        await pilot.press("ctrl+t")
+        screen = pilot.app.screen
+        await wait_until(pilot, lambda: len(getattr(screen, "checkpoints", [])) == 3, "remote checkpoints")
+        await pilot.pause()
+
+    app = make_app(remote=FixtureRemote)
+    assert snap_compare(app, run_before=open_remote, terminal_size=TERMINAL)

@@ -1,0 +1,210 @@
+"""Alarms: the signs that a run is going wrong, read from its run dir alone.
+
+A run that stalls (a paused service, a hung future) looks like a run that works, and an RL run
+whose sample/train KL climbs, whose entropy collapses or whose groups all score alike learns
+nothing while its loss curve looks fine. `check_run` flags these from metrics.jsonl and
+status.json, so the headless runner, the run screen, the runs table and `cookbook-tui runs` all
+say the same thing. Thresholds have defaults and may be set in `<config dir>/alarms.toml`:
+
+    kl_sample_train_max = 0.01        # optim/kl_sample_train_v1 above this
+    entropy_drop_fraction = 0.5       # optim/entropy below (1 - this) x its first value
+    constant_group_fraction = 0.9     # more than this share of groups with one reward
+    stall_factor = 5.0                # no new step for this many median step times
+    stall_min_seconds = 30.0          # ... and at least this long
+
+Stdlib only (the TUI imports it).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+import tomllib
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cookbook_tui.runners.rundir import METRICS_FILE, read_metrics, read_status
+
+KL_KEY = "optim/kl_sample_train_v1"
+ENTROPY_KEY = "optim/entropy"
+MIXED_GROUPS_KEY = "env/all/by_group/frac_mixed"  # rl.metric_util: share of groups with >1 reward
+ALARMS_FILE = "alarms.toml"
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    kl_sample_train_max: float = 0.01
+    entropy_drop_fraction: float = 0.5
+    constant_group_fraction: float = 0.9
+    stall_factor: float = 5.0
+    stall_min_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class Alarm:
+    kind: str  # "kl" | "entropy" | "constant_reward" | "non_finite" | "stalled"
+    message: str
+    step: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "step": self.step}
+
+
+def load_thresholds(config_dir: Path | None = None) -> AlarmThresholds:
+    """Defaults, overridden by `alarms.toml` in the config dir; a bad file raises ValueError
+    naming the file and key."""
+    if config_dir is None:
+        from cookbook_tui.recipes.paths import user_config_dir
+
+        config_dir = user_config_dir()
+    path = Path(config_dir) / ALARMS_FILE
+    if not path.is_file():
+        return AlarmThresholds()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    known = {f.name for f in fields(AlarmThresholds)}
+    values: dict[str, float] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ValueError(f"{path}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"{path}: {key} must be a number >= 0, got {value!r}")
+        values[key] = float(value)
+    return AlarmThresholds(**values)
+
+
+def _series(rows: list[dict[str, Any]], key: str) -> list[tuple[int, float]]:
+    out = []
+    for row in rows:
+        value = row.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            out.append((int(row["step"]), float(value)))
+    return out
+
+
+def _median_step_seconds(rows: list[dict[str, Any]]) -> float | None:
+    """From the loops' own per-step timing (`time/total`), when they log it."""
+    timed = [v for _, v in _series(rows, "time/total") if v > 0]
+    return statistics.median(timed) if timed else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def check_metrics(rows: list[dict[str, Any]], thresholds: AlarmThresholds = AlarmThresholds()) -> list[Alarm]:
+    """The alarms that the metric rows alone show (one per kind, the latest evidence)."""
+    alarms: list[Alarm] = []
+    for row in reversed(rows):
+        bad = sorted(
+            k
+            for k, v in row.items()
+            if isinstance(v, float) and not math.isfinite(v)
+        )
+        if bad:
+            alarms.append(Alarm("non_finite", f"{', '.join(bad)} = {row[bad[0]]} at step {row['step']}", row["step"]))
+            break
+    kl = _series(rows, KL_KEY)
+    if kl and kl[-1][1] > thresholds.kl_sample_train_max:
+        step, value = kl[-1]
+        alarms.append(
+            Alarm("kl", f"{KL_KEY} {value:.3g} > {thresholds.kl_sample_train_max:g} (sampler and trainer disagree)", step)
+        )
+    entropy = _series(rows, ENTROPY_KEY)
+    if len(entropy) >= 2 and entropy[0][1] > 0:
+        first, (step, last) = entropy[0][1], entropy[-1]
+        if last < (1.0 - thresholds.entropy_drop_fraction) * first:
+            alarms.append(Alarm("entropy", f"{ENTROPY_KEY} fell from {first:.3g} to {last:.3g} (collapse)", step))
+    mixed = _series(rows, MIXED_GROUPS_KEY)
+    if mixed:
+        step, frac_mixed = mixed[-1]
+        constant = 1.0 - frac_mixed
+        if constant > thresholds.constant_group_fraction:
+            alarms.append(
+                Alarm(
+                    "constant_reward",
+                    f"{constant:.0%} of groups have one reward for every rollout (no learning signal)",
+                    step,
+                )
+            )
+    return alarms
+
+
+def check_stalled(
+    rows: list[dict[str, Any]],
+    status: dict[str, Any] | None,
+    last_write: float | None,
+    now: float,
+    thresholds: AlarmThresholds = AlarmThresholds(),
+) -> Alarm | None:
+    """A running run with no new step for `stall_factor` median step times (`last_write` is the
+    metrics file's mtime; both are epoch seconds)."""
+    if not status or status.get("state") != "running":
+        return None
+    started = _parse_time(status.get("started_at"))
+    reference = last_write if rows and last_write is not None else (started.timestamp() if started else None)
+    if reference is None:
+        return None
+    median = _median_step_seconds(rows)
+    if median is None and rows and started is not None and last_write is not None:
+        median = max(last_write - started.timestamp(), 0.0) / len(rows)  # the mean pace so far
+    limit = max(thresholds.stall_factor * (median or 0.0), thresholds.stall_min_seconds)
+    waited = now - reference
+    if waited <= limit:
+        return None
+    step = rows[-1]["step"] if rows else None
+    what = f"after step {step}" if step is not None else "since the start"
+    return Alarm("stalled", f"no new step for {waited:.0f} s {what} (limit {limit:.0f} s)", step)
+
+
+def check_run(
+    run_dir: Path,
+    thresholds: AlarmThresholds | None = None,
+    now: float | None = None,
+    rows: list[dict[str, Any]] | None = None,
+) -> list[Alarm]:
+    """Every alarm for a run dir (ours or tinker-cookbook's alone)."""
+    run_dir = Path(run_dir)
+    thresholds = thresholds or AlarmThresholds()
+    rows = read_metrics(run_dir) if rows is None else rows
+    alarms = check_metrics(rows, thresholds)
+    try:
+        last_write: float | None = (run_dir / METRICS_FILE).stat().st_mtime
+    except OSError:
+        last_write = None
+    stalled = check_stalled(rows, read_status(run_dir), last_write, time.time() if now is None else now, thresholds)
+    if stalled is not None:
+        alarms.append(stalled)
+    return alarms
+
+
+class AlarmWatch:
+    """Follows a run's rows as they come and reports each kind of alarm once, when it starts
+    (the headless runner prints it and logs it to logs.log). Keeps only what the checks need."""
+
+    def __init__(self, thresholds: AlarmThresholds | None = None) -> None:
+        self.thresholds = thresholds or AlarmThresholds()
+        self._first_entropy: dict[str, Any] | None = None
+        self._active: set[str] = set()
+
+    def feed(self, row: dict[str, Any]) -> list[Alarm]:
+        if not isinstance(row.get("step"), int):
+            return []
+        if self._first_entropy is None and _series([row], ENTROPY_KEY):
+            self._first_entropy = row
+        history = [row] if self._first_entropy in (None, row) else [self._first_entropy, row]
+        current = check_metrics(history, self.thresholds)
+        new = [a for a in current if a.kind not in self._active]
+        self._active = {a.kind for a in current} | (self._active & {"non_finite"})
+        return new

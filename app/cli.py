@@ -45,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     serve.add_argument("--data-dir", help="where checkpoints live (default: the user data dir)")
     serve.add_argument("--api-key", help="required for any address but loopback; clients send it as TINKER_API_KEY")
+    serve.add_argument(
+        "--session-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a client whose heartbeats stop this long is gone and its queued work dropped (default 60)",
+    )
+    # The TUI's chat engine: exit when the app that started it is gone.
+    serve.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
 
     runs = sub.add_parser("runs", help="list the local runs (state, steps, headline metric, alarms)")
     runs.add_argument("--dir", action="append", metavar="DIR", help="a folder of runs (default ./runs; repeatable)")

@@ -44,10 +44,12 @@ class RunDirRead(Message):
 
 @dataclass
 class CheckpointReply(Message):
-    """A sampled completion from a checkpoint, for the chat box."""
+    """A sampled completion from a checkpoint, for the chat box (or why there is none)."""
 
     prompt: str
     completion: str
+    error: str | None = None
+
 
 
 @dataclass

@@ -239,7 +239,8 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             lambda yes: self.app.stop_run(self.run_dir, status.pid) if yes else None,  # type: ignore[attr-defined]
         )
 
-    # Chat with a checkpoint: the sampling runs in a worker that imports tinker only then.
+    # Chat with a checkpoint: a worker asks the checkpoint's OpenAI-compatible endpoint (the
+    # local engine in a child process, or Tinker's) with the conversation so far.
     def action_chat(self) -> None:
         self.action_show_tab("checkpoints")
         checkpoint = self.query_one(CheckpointsTable).selected
@@ -248,7 +249,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             return
         chat = self.query_one(CheckpointChat)
         chat.display = True
-        chat.border_title = f"Chat with {checkpoint.get('name')}"
+        chat.start(str(checkpoint["sampler_path"]), str(checkpoint.get("name")))
         chat.query_one(Input).focus()
 
     @on(CheckpointChat.Left)
@@ -257,24 +258,32 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(Input.Submitted, "#chat-input")
     def chat_prompt(self, event: Input.Submitted) -> None:
-        checkpoint = self.query_one(CheckpointsTable).selected
+        chat = self.query_one(CheckpointChat)
         prompt = event.value.strip()
-        if not prompt or checkpoint is None:
+        if not prompt or chat.sampler_path is None:
             return
         event.input.value = ""
-        self.query_one(CheckpointChat).add_turn("you", prompt)
-        self.sample_checkpoint(str(checkpoint["sampler_path"]), prompt)
+        self.sample_checkpoint(chat.sampler_path, chat.ask(prompt))
 
     @work(thread=True, exclusive=True, group="chat", exit_on_error=False, description="Sampling the checkpoint")
-    def sample_checkpoint(self, sampler_path: str, prompt: str) -> None:
-        from cookbook_tui.app.checkpoint_sampling import sample_reply
+    def sample_checkpoint(self, sampler_path: str, history: list[dict[str, str]]) -> None:
+        from cookbook_tui.app.checkpoint_sampling import ChatUnavailable, sample_reply
 
-        reply = sample_reply(self.run_dir, sampler_path, prompt)
+        prompt = history[-1]["content"]
+        try:
+            reply = sample_reply(self.run_dir, sampler_path, history)
+        except ChatUnavailable as exc:  # shown in the chat box, where the user is looking
+            self.post_message(CheckpointReply(prompt, "", error=str(exc)))
+            return
         self.post_message(CheckpointReply(prompt, reply))
 
     @on(CheckpointReply)
     def chat_reply(self, message: CheckpointReply) -> None:
-        self.query_one(CheckpointChat).add_turn("model", message.completion)
+        chat = self.query_one(CheckpointChat)
+        if message.error is not None:
+            chat.failed(message.error)
+        else:
+            chat.answer(message.completion)
 
 
 def exit_description(returncode: int | None) -> str:

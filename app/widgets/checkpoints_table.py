@@ -46,6 +46,9 @@ class CheckpointsTable(DataTable[str]):
                 str(row.get("sampler_path") or "–"),
                 str(row.get("state_path") or "–"),
             )
+            if final and self.cursor_row == 0:
+                # The chat (and a reader) want the final checkpoint unless one was picked.
+                self.move_cursor(row=len(self.checkpoints) - 1)
 
     @property
     def selected(self) -> dict[str, Any] | None:

@@ -58,7 +58,10 @@ def check_bind(host: str, api_key: str | None) -> None:
 class LocalServer:
     """A running local engine server; a context manager that stops it on exit."""
 
-    def __init__(self, *, host: str, port: int, api_key: str, data_dir: Path, stop: Any) -> None:
+    def __init__(
+        self, *, host: str, port: int, api_key: str, data_dir: Path, stop: Any, engine_server: Any = None
+    ) -> None:
+        self.engine_server = engine_server  # the protocol state (sessions, futures), for inspection
         self.host = host
         self.port = port
         self.api_key = api_key
@@ -89,6 +92,8 @@ def start_local_server(
     max_body_bytes: int | None = None,
     hold_seconds: float | None = None,
     torch_threads: int | None = 1,
+    session_timeout_seconds: float | None = None,
+    hangup_grace_seconds: float | None = None,
 ) -> LocalServer:
     """Start the engine server in a background thread and return once it accepts connections.
 
@@ -96,6 +101,11 @@ def start_local_server(
     key (clients still send one: `LocalServer.api_key`, `tml-local`); with one, every request
     must carry it in `X-API-Key`. Raises `ValueError` for an unsafe host/key and `OSError` when
     the address cannot be bound.
+
+    `session_timeout_seconds`: a session whose heartbeats stop for this long expires and its
+    queued work is dropped (default 60 s; the SDK heartbeats every 10 s).
+    `hangup_grace_seconds`: how long a request whose client closed its connection may wait to be
+    asked for again before it is cancelled (default 2 s).
 
     `torch_threads` sets torch's intra-op threads for the whole process (None leaves them). In a
     process that also runs a training loop, the loop's own torch calls and the engine thread
@@ -109,7 +119,13 @@ def start_local_server(
     from aiohttp import web
 
     from .engine import Engine
-    from .server import DEFAULT_HOLD_SECONDS, DEFAULT_MAX_BODY_BYTES, EngineServer
+    from .server import (
+        DEFAULT_HANGUP_GRACE_SECONDS,
+        DEFAULT_HOLD_SECONDS,
+        DEFAULT_MAX_BODY_BYTES,
+        DEFAULT_SESSION_TIMEOUT_SECONDS,
+        EngineServer,
+    )
 
     if torch_threads is not None:
         import torch
@@ -122,6 +138,10 @@ def start_local_server(
         Engine(resolved_dir),
         api_key=api_key,
         hold_seconds=DEFAULT_HOLD_SECONDS if hold_seconds is None else hold_seconds,
+        session_timeout_seconds=(
+            DEFAULT_SESSION_TIMEOUT_SECONDS if session_timeout_seconds is None else session_timeout_seconds
+        ),
+        hangup_grace_seconds=DEFAULT_HANGUP_GRACE_SECONDS if hangup_grace_seconds is None else hangup_grace_seconds,
     )
     app = engine_server.app(DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes)
 
@@ -173,6 +193,7 @@ def start_local_server(
         api_key=api_key or DEFAULT_LOCAL_API_KEY,
         data_dir=resolved_dir,
         stop=stop,
+        engine_server=engine_server,
     )
     logger.info("local engine listening on %s (data dir %s)", server.base_url, resolved_dir)
     return server

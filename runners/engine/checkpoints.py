@@ -5,24 +5,30 @@ Layout under the data dir:
     runs/<run dir>/run.json                      the run's metadata (base model, LoRA config, ...)
     runs/<run dir>/weights/<name>/               a training checkpoint (save_state)
     runs/<run dir>/sampler_weights/<name>/       a sampler checkpoint (save_weights_for_sampler)
+    runs/<run dir>/external_weights/<name>/      a PEFT adapter export (save_weights_external),
+                                                 the files `tinker checkpoint download` fetches
 
 `<run dir>` is the model id made filesystem-safe plus a short hash of the exact id, so two ids
 that sanitise alike never share a folder and the folder is found again from the id alone. A
 checkpoint folder holds `adapter.safetensors` (the trainable tensors), `checkpoint.json` (what
 it was trained from) and, for training checkpoints, `optimizer.pt`. Folders are written under a
 temporary name and renamed into place, so a reader never sees half a checkpoint.
+
+`checkpoint.json` also carries what the REST API reports and changes: `expires_at` (ISO time or
+absent; a checkpoint past it reads as gone and its folder is removed), `public`, `user_metadata`.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +37,10 @@ from cookbook_tui.runners.rundir import write_atomic
 from .errors import EngineError
 
 TINKER_SCHEME = "tinker://"
-KIND_FOLDERS = {"weights": "training", "sampler_weights": "sampler"}
+KIND_FOLDERS = {"weights": "training", "sampler_weights": "sampler", "external_weights": "external"}
+# The service's range for checkpoint TTLs (tinker.types.SaveWeightsRequest.ttl_seconds).
+MIN_TTL_SECONDS = 3600
+MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 RUN_FILE = "run.json"
 CHECKPOINT_FILE = "checkpoint.json"
 ADAPTER_FILE = "adapter.safetensors"
@@ -66,6 +75,36 @@ def parse_tinker_path(path: str) -> tuple[str, str, str]:
             "(expected tinker://<model_id>/weights/<name> or .../sampler_weights/<name>)"
         )
     return parts[0], parts[1], parts[2]
+
+
+def check_ttl(ttl_seconds: int | None) -> int | None:
+    if ttl_seconds is None:
+        return None
+    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int):
+        raise EngineError(f"ttl_seconds must be an integer number of seconds, got {ttl_seconds!r}")
+    if not MIN_TTL_SECONDS <= ttl_seconds <= MAX_TTL_SECONDS:
+        raise EngineError(
+            f"ttl_seconds must be between {MIN_TTL_SECONDS} (1 hour) and {MAX_TTL_SECONDS} (10 years), "
+            f"got {ttl_seconds}"
+        )
+    return ttl_seconds
+
+
+def expires_at(ttl_seconds: int | None, now: datetime | None = None) -> str | None:
+    """The ISO expiry time `ttl_seconds` from now (None: never)."""
+    if check_ttl(ttl_seconds) is None:
+        return None
+    return ((now or datetime.now(UTC)) + timedelta(seconds=ttl_seconds)).isoformat()
+
+
+def is_expired(meta: dict[str, Any], now: datetime | None = None) -> bool:
+    expiry = meta.get("expires_at")
+    if not expiry:
+        return False
+    try:
+        return datetime.fromisoformat(expiry) <= (now or datetime.now(UTC))
+    except (TypeError, ValueError):
+        return False
 
 
 def check_checkpoint_name(name: str) -> str:
@@ -188,14 +227,26 @@ class CheckpointStore:
 
     def read_checkpoint_meta(self, path: str) -> dict[str, Any]:
         folder = self.existing_checkpoint_dir(path)
-        return json.loads((folder / CHECKPOINT_FILE).read_text())
+        meta = json.loads((folder / CHECKPOINT_FILE).read_text())
+        if is_expired(meta):
+            self._remove(folder)
+            raise EngineError(f"checkpoint not found: {path} (it expired at {meta['expires_at']})", "not_found")
+        return meta
 
-    def list_checkpoints(self, model_id: str) -> list[tuple[str, str, Path, dict[str, Any]]]:
-        """(kind, name, folder, meta) for each checkpoint of the run, oldest first."""
-        found = []
-        run_dir = self.run_dir(model_id)
+    def update_checkpoint_meta(self, path: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Rewrite the checkpoint's `checkpoint.json` with `changes` (atomically)."""
+        meta = self.read_checkpoint_meta(path)
+        meta.update(changes)
+        write_json_atomic(self.checkpoint_dir(path) / CHECKPOINT_FILE, meta)
+        return meta
+
+    def _live_checkpoints(
+        self, runs: str, now: datetime | None = None
+    ) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+        """(kind, folder, meta) of every readable checkpoint under `runs_dir/<runs>`; expired
+        ones are removed on the way and not yielded."""
         for kind in KIND_FOLDERS:
-            for meta_path in (run_dir / kind).glob(f"*/{CHECKPOINT_FILE}"):
+            for meta_path in self.runs_dir.glob(f"{runs}/{kind}/*/{CHECKPOINT_FILE}"):
                 folder = meta_path.parent
                 if folder.name.startswith("."):
                     continue
@@ -203,15 +254,63 @@ class CheckpointStore:
                     meta = json.loads(meta_path.read_text())
                 except (OSError, json.JSONDecodeError):
                     continue
-                found.append((kind, folder.name, folder, meta))
+                if is_expired(meta, now):
+                    self._remove(folder)
+                    continue
+                yield kind, folder, meta
+
+    def remove_expired(self, now: datetime | None = None) -> None:
+        """Delete every checkpoint past its `expires_at`."""
+        for _ in self._live_checkpoints("*", now):
+            pass
+
+    def list_checkpoints(self, model_id: str) -> list[tuple[str, str, Path, dict[str, Any]]]:
+        """(kind, name, folder, meta) for each checkpoint of the run, oldest first."""
+        found = [
+            (kind, folder.name, folder, meta)
+            for kind, folder, meta in self._live_checkpoints(glob.escape(run_dir_name(model_id)))
+        ]
         found.sort(key=lambda item: (item[3].get("created_at", ""), item[1]))
         return found
 
     def delete_checkpoint(self, path: str) -> None:
-        folder = self.existing_checkpoint_dir(path)
-        trash = folder.parent / f".{folder.name}.deleted-{os.getpid()}"
-        os.rename(folder, trash)
+        self._remove(self.existing_checkpoint_dir(path))
+
+    @staticmethod
+    def _remove(folder: Path) -> None:
+        trash = folder.parent / f".{folder.name}.deleted-{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            os.rename(folder, trash)
+        except FileNotFoundError:
+            return  # removed meanwhile (expired and swept by another reader)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+PEFT_WEIGHTS_FILE = "adapter_model.safetensors"
+PEFT_CONFIG_FILE = "adapter_config.json"
+
+
+def write_peft_export(folder: Path, tensors: dict[str, Any], base_model: str, rank: int, alpha: int) -> None:
+    """The LoRA tensors (checkpoint names: `….lora_A.default.weight`) as a PEFT adapter folder
+    that `PeftModel.from_pretrained(base, folder)` loads: PEFT saves names without the adapter's
+    segment, and a config naming the wrapped modules."""
+    from peft import LoraConfig as PeftLoraConfig
+    from safetensors.torch import save_file
+
+    exported = {re.sub(r"\.default(?=\.|$)", "", name): tensor for name, tensor in tensors.items()}
+    modules = sorted(
+        {name.removeprefix("base_model.model.").split(".lora_", 1)[0] for name in exported if ".lora_" in name}
+    )
+    save_file(exported, str(folder / PEFT_WEIGHTS_FILE))
+    config = PeftLoraConfig(
+        r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=modules, bias="none", task_type="CAUSAL_LM"
+    ).to_dict()
+    config = {key: sorted(value) if isinstance(value, set) else value for key, value in config.items()}
+    config["base_model_name_or_path"] = base_model
+    config["target_modules"] = modules
+    config["peft_type"] = "LORA"
+    config["task_type"] = "CAUSAL_LM"
+    write_json_atomic(folder / PEFT_CONFIG_FILE, config)
 
 
 def folder_size(folder: Path) -> int:

@@ -33,18 +33,22 @@ from . import losses, sampling
 from .adapters import Adapter, AdapterCache, SamplerSlots, read_adapter_file
 from .checkpoints import (
     ADAPTER_FILE,
+    KIND_FOLDERS,
     OPTIMIZER_FILE,
     CheckpointStore,
     check_checkpoint_name,
+    check_ttl,
+    expires_at,
     folder_size,
     parse_tinker_path,
     pid_alive,
     tinker_path,
     utc_now,
+    write_peft_export,
 )
 from .errors import EngineError
 from .sample_jobs import SampleCancelled, SampleJob
-from .models import BaseModel, BaseModelCache, SharedModel, check_lora_config, pick_device
+from .models import LORA_ALPHA, BaseModel, BaseModelCache, SharedModel, check_lora_config, pick_device
 
 __all__ = ["Engine", "EngineError"]
 
@@ -255,15 +259,27 @@ class Engine:
         }
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def save_state(self, model_id: str, name: str) -> str:
+    def save_state(
+        self, model_id: str, name: str, ttl_seconds: int | None = None, user_metadata: dict | None = None
+    ) -> str:
         """Weights and optimizer state -> `tinker://<model_id>/weights/<name>`."""
-        return self._save(model_id, "weights", check_checkpoint_name(name), with_optimizer=True)
+        return self._save(
+            model_id, "weights", check_checkpoint_name(name), True, ttl_seconds, user_metadata
+        )
 
-    def save_sampler_weights(self, model_id: str, name: str | None) -> str:
+    def save_sampler_weights(
+        self,
+        model_id: str,
+        name: str | None,
+        ttl_seconds: int | None = None,
+        user_metadata: dict | None = None,
+    ) -> str:
         """Weights for sampling -> `tinker://<model_id>/sampler_weights/<name>`; with no name they
         are kept in memory only (save_weights_and_get_sampling_client) under an ephemeral path."""
         if name is not None:
-            return self._save(model_id, "sampler_weights", check_checkpoint_name(name), False)
+            return self._save(
+                model_id, "sampler_weights", check_checkpoint_name(name), False, ttl_seconds, user_metadata
+            )
         training = self._training(model_id)
         path = tinker_path(model_id, "sampler_weights", f"ephemeral-{next(self._counter)}")
         with training.lock:
@@ -274,9 +290,42 @@ class Engine:
             self._ephemeral[path] = adapter
         return path
 
-    def _save(self, model_id: str, kind: str, name: str, with_optimizer: bool) -> str:
+    def save_external(self, model_id: str, name: str, ttl_seconds: int | None = None) -> tuple[str, int]:
+        """The adapter as a PEFT folder (`adapter_model.safetensors`, `adapter_config.json`) ->
+        `tinker://<model_id>/external_weights/<name>`, the files `tinker checkpoint download`
+        fetches; returns (path, size in bytes)."""
+        path = self._save(model_id, "external_weights", check_checkpoint_name(name), False, ttl_seconds)
+        return path, folder_size(self.store.existing_checkpoint_dir(path))
+
+    def set_checkpoint_ttl(self, path: str, ttl_seconds: int | None) -> None:
+        self.store.update_checkpoint_meta(path, {"expires_at": expires_at(ttl_seconds)})
+
+    def set_checkpoint_public(self, path: str, public: bool) -> None:
+        """Idempotent: the service answers 409 for "already public", which the SDK retries
+        (as a lock timeout) until its deadline, so a second publish would hang the caller."""
+        self.store.update_checkpoint_meta(path, {"public": public})
+
+    def checkpoint_files(self, path: str) -> tuple[Path, list[str]]:
+        """An external weights checkpoint's folder and its files (relative paths)."""
+        self.store.read_checkpoint_meta(path)  # not found / expired
+        folder = self.store.existing_checkpoint_dir(path)
+        files = sorted(
+            str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != "checkpoint.json"
+        )
+        return folder, files
+
+    def _save(
+        self,
+        model_id: str,
+        kind: str,
+        name: str,
+        with_optimizer: bool,
+        ttl_seconds: int | None = None,
+        user_metadata: dict | None = None,
+    ) -> str:
         from safetensors.torch import save_file
 
+        check_ttl(ttl_seconds)
         training = self._training(model_id)
         path = tinker_path(model_id, kind, name)
         with training.lock:
@@ -284,6 +333,9 @@ class Engine:
             optimizer_state = training.optimizer.state_dict() if with_optimizer else None
 
             def write(folder: Path) -> None:
+                if kind == "external_weights":
+                    write_peft_export(folder, tensors, training.base.name, training.lora_config.rank, LORA_ALPHA)
+                    return
                 save_file(tensors, str(folder / ADAPTER_FILE))
                 if optimizer_state is not None:
                     torch.save(optimizer_state, folder / OPTIMIZER_FILE)
@@ -297,6 +349,9 @@ class Engine:
                 "created_at": utc_now(),
                 "has_optimizer": optimizer_state is not None,
                 "optim_steps": training.optim_steps,
+                "expires_at": expires_at(ttl_seconds),
+                "public": False,
+                "user_metadata": user_metadata,
             }
             self.store.write_checkpoint(path, meta, write)
         return path
@@ -304,6 +359,7 @@ class Engine:
     def load_state(self, model_id: str, path: str, with_optimizer: bool = False) -> None:
         """Load a checkpoint's weights (and optimizer state) into a live model of the same shape."""
         training = self._training(model_id)
+        _refuse_external(path)
         meta = self.store.read_checkpoint_meta(path)
         folder = self.store.existing_checkpoint_dir(path)
         state = read_adapter_file(folder / ADAPTER_FILE, self.device)
@@ -365,6 +421,7 @@ class Engine:
 
     def _adapter_for_path(self, path: str) -> Adapter:
         parse_tinker_path(path)
+        _refuse_external(path)
         with self._lock:
             ephemeral = self._ephemeral.get(path)
         if ephemeral is not None:
@@ -574,14 +631,24 @@ class Engine:
 
 
 def _checkpoint(model_id: str, kind: str, name: str, folder: Path, meta: dict) -> types.Checkpoint:
-    checkpoint_type = "training" if kind == "weights" else "sampler"
     return types.Checkpoint(
         checkpoint_id=f"{kind}/{name}",
-        checkpoint_type=checkpoint_type,
+        checkpoint_type=KIND_FOLDERS[kind],
         time=datetime.fromisoformat(meta["created_at"]),
         tinker_path=tinker_path(model_id, kind, name),
         size_bytes=folder_size(folder),
+        public=bool(meta.get("public")),
+        user_metadata=meta.get("user_metadata"),
+        expires_at=datetime.fromisoformat(meta["expires_at"]) if meta.get("expires_at") else None,
     )
+
+
+def _refuse_external(path: str) -> None:
+    if parse_tinker_path(path)[1] == "external_weights":
+        raise EngineError(
+            f"{path} is an external weights export (for download); load or sample a "
+            "tinker://…/weights/… or …/sampler_weights/… checkpoint"
+        )
 
 
 def _scratch_dir(data_dir: Path) -> Path:

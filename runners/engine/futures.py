@@ -41,10 +41,36 @@ class FutureOutcome:
 class PendingFuture:
     request_id: str
     kind: str
+    # The session whose work this is (the scheduler's queue key), and for samples the
+    # (sampling session, clone) that `retrieve_futures` reports it under.
+    session: str | None = None
+    target: tuple[str, int] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     outcome: FutureOutcome | None = None
     finished_at: float | None = None
     delivered_at: float | None = None
+    # Set once the work is no longer wanted (session expired, client hung up, cancel_future):
+    # the scheduler skips it, the sampler drops it at its next step.
+    cancel_reason: str | None = None
+    # retrieve_future calls holding this future right now.
+    watchers: int = 0
+
+    def is_cancelled(self) -> bool:
+        return self.cancel_reason is not None
+
+
+@dataclass
+class _CompletionLog:
+    """What `retrieve_futures` reports for one (sampling session, clone): finished request ids,
+    each under a cursor that only grows."""
+
+    cursor: int = 0
+    events: list[tuple[int, str, bool, int]] = field(default_factory=list)  # cursor, id, ok, size
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    watchers: int = 0  # retrieve_futures polls held right now
+
+    def trim(self, seen: int) -> None:
+        self.events = [event for event in self.events if event[0] > seen]
 
 
 class FutureStore:
@@ -61,29 +87,79 @@ class FutureStore:
         self._prefix = uuid.uuid4().hex[:8]
         self._keep_seconds = keep_seconds
         self._keep_delivered_seconds = keep_delivered_seconds
+        self._logs: dict[tuple[str, int], _CompletionLog] = {}
 
-    def create(self, kind: str) -> PendingFuture:
+    def create(
+        self, kind: str, *, session: str | None = None, target: tuple[str, int] | None = None
+    ) -> PendingFuture:
         self._forget_old()
         request_id = f"{self._prefix}-{next(self._counter)}-{kind}"
-        future = PendingFuture(request_id=request_id, kind=kind)
+        future = PendingFuture(request_id=request_id, kind=kind, session=session, target=target)
         self._futures[request_id] = future
         return future
 
     def get(self, request_id: str) -> PendingFuture | None:
         return self._futures.get(request_id)
 
+    def unfinished(self, session: str) -> list[PendingFuture]:
+        return [f for f in self._futures.values() if f.session == session and not f.done.is_set()]
+
     def finish(self, future: PendingFuture, outcome: FutureOutcome) -> None:
+        if future.done.is_set():
+            return  # cancelled first: the late answer has nobody to go to
         future.outcome = outcome
         future.finished_at = time.monotonic()
         future.done.set()
+        if future.target is not None:
+            log = self.log(future.target)
+            log.cursor += 1
+            size = len(outcome.proto or b"") if outcome.error is None else 0
+            log.events.append((log.cursor, future.request_id, outcome.error is None, size))
+            log.changed.set()
+            log.changed = asyncio.Event()
 
-    async def wait(self, future: PendingFuture, hold_seconds: float) -> FutureOutcome | None:
-        """The outcome (now counted as delivered), or None if not ready within `hold_seconds`."""
+    def cancel(self, future: PendingFuture, reason: str) -> None:
+        """Stop wanting `future`'s work: the scheduler skips it and its waiter gets `reason`."""
+        if future.done.is_set():
+            return
+        future.cancel_reason = reason
+        self.finish(future, FutureOutcome(error=reason, category="user"))
+
+    def delivered(self, request_id: str) -> None:
+        future = self._futures.get(request_id)
+        if future is not None and future.done.is_set() and future.delivered_at is None:
+            future.delivered_at = time.monotonic()
+
+    def unfinished_of_target(self, target: tuple[str, int]) -> list[PendingFuture]:
+        return [f for f in self._futures.values() if f.target == target and not f.done.is_set()]
+
+    def log(self, target: tuple[str, int]) -> _CompletionLog:
+        log = self._logs.get(target)
+        if log is None:
+            log = self._logs[target] = _CompletionLog()
+        return log
+
+    async def wait(
+        self,
+        future: PendingFuture,
+        hold_seconds: float,
+        gone: Callable[[], bool] | None = None,
+        check_seconds: float = 0.5,
+    ) -> FutureOutcome | None:
+        """The outcome (now counted as delivered), or None if not ready within `hold_seconds`
+        or once `gone()` says the caller's connection closed."""
         if not future.done.is_set():
-            try:
-                await asyncio.wait_for(future.done.wait(), timeout=hold_seconds)
-            except asyncio.TimeoutError:
-                return None
+            deadline = time.monotonic() + hold_seconds
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                try:
+                    await asyncio.wait_for(future.done.wait(), timeout=min(left, check_seconds))
+                    break
+                except asyncio.TimeoutError:
+                    if gone is not None and gone():
+                        return None
         future.delivered_at = time.monotonic()
         return future.outcome
 

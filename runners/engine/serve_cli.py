@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,10 @@ def serve_main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"cookbook-tui serve: {exc}", file=sys.stderr)
         return 2
+    session_timeout = getattr(args, "session_timeout", None)
+    if session_timeout is not None and not session_timeout > 0:
+        print(f"cookbook-tui serve: --session-timeout must be > 0 seconds, got {session_timeout}", file=sys.stderr)
+        return 2
     if not 0 <= args.port <= 65535:
         print(f"cookbook-tui serve: --port must be 0-65535, got {args.port}", file=sys.stderr)
         return 2
@@ -26,7 +31,12 @@ def serve_main(args: argparse.Namespace) -> int:
     try:
         # Alone in its process, the engine may use every core for torch.
         server = start_local_server(
-            data_dir=data_dir, host=host, port=args.port, api_key=api_key, torch_threads=None
+            data_dir=data_dir,
+            host=host,
+            port=args.port,
+            api_key=api_key,
+            torch_threads=None,
+            session_timeout_seconds=session_timeout,
         )
     except OSError as exc:
         print(f"cookbook-tui serve: cannot listen on {host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
@@ -39,9 +49,11 @@ def serve_main(args: argparse.Namespace) -> int:
     print(f"TINKER_BASE_URL={server.base_url}")
     print(f"TINKER_API_KEY={server.api_key}")
     sys.stdout.flush()
+    parent_pid = getattr(args, "parent_pid", None)
     try:
         while not stop.wait(0.5):
-            pass
+            if parent_pid is not None and os.getppid() != parent_pid:
+                break  # the process that started us (the TUI) is gone
     except KeyboardInterrupt:
         pass
     finally:

@@ -10,17 +10,30 @@ other clients while a step runs. Requests that do model work answer with a futur
 Errors: a body the server cannot read, an unknown id or a request the engine refuses answers 4xx
 with `{"error": message}`; engine failures inside a future come back through `retrieve_future`
 as `{"error", "category"}`, which the SDK raises with that message.
+
+Sessions: a session whose heartbeats (and requests) stop for `session_timeout_seconds` expires:
+its queued work is dropped and its models unloaded. A client that hung up is one whose
+`retrieve_future` connection for a request closed before the answer, with no other
+`retrieve_future` for it open and none arriving within `hangup_grace_seconds` (the SDK re-polls
+at once after a try_again or a dropped connection; it only stops when it was killed or gave up):
+that request is cancelled. And a session with work waiting whose every connection closed (a killed
+process: the kernel closes them all) for `hangup_grace_seconds` has that work dropped; a live SDK
+client always holds a poll open while it waits. Work is shared round robin between sessions (`scheduler.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import json
 import logging
+import os
+import time
+import urllib.parse
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 import pydantic
@@ -29,7 +42,10 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from tinker import types
 
 from .errors import EngineError
+from .openai_api import OAI_PREFIX, OpenAIEndpoints, oai_error
 from .futures import FutureOutcome, FutureStore, OrderedQueue, PendingFuture
+from .sample_jobs import SampleJob
+from .scheduler import Scheduler
 from .wire import (
     PROTOBUF_CONTENT_TYPE,
     WireError,
@@ -47,6 +63,16 @@ DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
 # The SDK gives one retrieve_future call 45 s; answer try_again well before that.
 DEFAULT_HOLD_SECONDS = 30.0
 MAX_NUM_SAMPLES = 1024
+# The SDK heartbeats every 10 s: six missed in a row and the session is gone.
+DEFAULT_SESSION_TIMEOUT_SECONDS = 60.0
+DEFAULT_HANGUP_GRACE_SECONDS = 2.0
+# Queue key of work that belongs to no session (REST reads).
+SYSTEM_KEY = "-"
+# Signed download links for external weights (what `tinker checkpoint download` fetches, with
+# no API key): served by this server itself, valid this long.
+EXTERNAL_FILES_PATH = "/external_weights_files"
+EXTERNAL_URL_SECONDS = 3600
+EXPIRED_CHECKPOINT_SWEEP_SECONDS = 60.0
 # Metrics from optim_step are merged into every cookbook metrics row: keep them in our namespace.
 METRIC_NAMESPACE = "engine/"
 
@@ -55,11 +81,16 @@ CLIENT_CONFIG = {
     "pjwt_auth_enabled": False,
     "credential_default_source": "api_key",
     "proto_compress_fwdbwd": False,
-    "sample_use_retrieve_futures": False,
+    # One long poll per sampling session (POST retrieve_futures) instead of one per sample.
+    "sample_use_retrieve_futures": True,
     "custom_loss_server_side": False,
     "sample_join_sampling_session": False,
 }
-CLIENT_DYNAMIC_CONFIG = {"refresh_interval_sec": 300, "sample_cancel_enabled": False}
+# An abandoned sample future is cancelled with POST cancel_future.
+CLIENT_DYNAMIC_CONFIG = {"refresh_interval_sec": 300, "sample_cancel_enabled": True}
+
+# The request being handled, so that whatever names a session can note the connection it came on.
+_current_request: contextvars.ContextVar[web.Request | None] = contextvars.ContextVar("request", default=None)
 
 _ERROR_STATUS = {"user": 400, "not_found": 404, "server": 500}
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -79,6 +110,15 @@ def _session_of(model_id: str) -> str:
     return model_id.rsplit(":train:", 1)[0]
 
 
+def _session_of_any(some_id: str) -> str:
+    """The session a model id (`<session>:train:<n>`) or sampler id (`<session>:sample:<n>`)
+    belongs to."""
+    for marker in (":train:", ":sample:"):
+        if marker in some_id:
+            return some_id.rsplit(marker, 1)[0]
+    return SYSTEM_KEY
+
+
 def _namespaced(metrics: dict[str, float]) -> dict[str, float]:
     return {
         (key if key.startswith(METRIC_NAMESPACE) else METRIC_NAMESPACE + key): float(value)
@@ -96,6 +136,18 @@ def _future_category(exc: BaseException) -> str:
 class _Session:
     session_id: str
     finished: bool = False
+    expired: bool = False
+    last_seen: float = field(default_factory=time.monotonic)
+    # The connections this session's requests came on (id -> transport), and since when none of
+    # them is open while it has work waiting.
+    transports: dict[int, Any] = field(default_factory=dict)
+    disconnected_since: float | None = None
+
+    def connected(self) -> bool:
+        for key, transport in list(self.transports.items()):
+            if transport.is_closing():
+                del self.transports[key]
+        return bool(self.transports)
 
 
 class EngineServer:
@@ -108,15 +160,18 @@ class EngineServer:
         api_key: str | None = None,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         gap_seconds: float = 30.0,
+        session_timeout_seconds: float = DEFAULT_SESSION_TIMEOUT_SECONDS,
+        hangup_grace_seconds: float = DEFAULT_HANGUP_GRACE_SECONDS,
     ) -> None:
         self.engine = engine
         self.api_key = api_key
         self.hold_seconds = hold_seconds
         self.gap_seconds = gap_seconds
+        self.session_timeout_seconds = session_timeout_seconds
+        self.hangup_grace_seconds = hangup_grace_seconds
         self.futures = FutureStore()
-        # One worker: on a few CPU cores one step at a time is as fast as overlapping them (torch
-        # already spreads a step over the cores) and keeps memory flat.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cookbook-tui-engine")
+        self.scheduler = Scheduler(engine)
+        self._url_secret = os.urandom(32)
         self.sessions: dict[str, _Session] = {}
         self.samplers: set[str] = set()
         self.models: set[str] = set()
@@ -126,9 +181,92 @@ class EngineServer:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+    async def _call(self, fn: Callable[..., Any], *args: Any, key: str = SYSTEM_KEY, **kwargs: Any) -> Any:
+        """Run `fn` on the engine thread, queued under session `key`."""
+        return await self.scheduler.call(key, lambda: fn(*args, **kwargs))
+
+    def _touch(self, key: str | None) -> None:
+        session = self.sessions.get(key) if key else None
+        if session is not None:
+            self._seen(session)
+
+    def _seen(self, session: _Session) -> None:
+        session.last_seen = time.monotonic()
+        request = _current_request.get()
+        transport = request.transport if request is not None else None
+        if transport is not None and not transport.is_closing():
+            session.transports[id(transport)] = transport
+            session.disconnected_since = None
+
+    def _check_hangups(self, now: float) -> None:
+        """A session with work waiting and none of its connections open for
+        `hangup_grace_seconds` hung up (its process died: the kernel closed every socket): its
+        waiting work is dropped. A live SDK client always holds a poll open while it waits."""
+        for session in self.sessions.values():
+            if session.finished or session.connected():
+                session.disconnected_since = None
+                continue
+            waiting = self.futures.unfinished(session.session_id)
+            if not waiting and not self.scheduler.queued(session.session_id):
+                session.disconnected_since = None
+                continue
+            if session.disconnected_since is None:
+                session.disconnected_since = now
+            elif now - session.disconnected_since >= self.hangup_grace_seconds:
+                reason = f"session {session.session_id!r}: the client hung up (every connection closed)"
+                dropped = self.scheduler.drop(session.session_id, reason)
+                for future in waiting:
+                    self.futures.cancel(future, reason)
+                logger.info("%s; dropped %d queued, %d waiting", reason, dropped, len(waiting))
+                session.disconnected_since = None
+
+    async def _expire_sessions(self) -> None:
+        """Every second: sessions not heard from for `session_timeout_seconds` expire (and once
+        a minute, checkpoints past their TTL are removed)."""
+        last_sweep = 0.0
+        while True:
+            await asyncio.sleep(min(1.0, self.session_timeout_seconds / 4))
+            now = time.monotonic()
+            self._check_hangups(now)
+            if now - last_sweep > EXPIRED_CHECKPOINT_SWEEP_SECONDS and hasattr(self.engine, "store"):
+                last_sweep = now
+                try:
+                    await asyncio.to_thread(self.engine.store.remove_expired)
+                except OSError as exc:
+                    logger.warning("removing expired checkpoints failed: %s", exc)
+            for session in list(self.sessions.values()):
+                if not session.finished and now - session.last_seen > self.session_timeout_seconds:
+                    logger.info("session %s expired (no heartbeat for %.0f s)", session.session_id, now - session.last_seen)
+                    session.expired = True
+                    await self._end_session(session, f"session {session.session_id!r} expired (no heartbeat)")
+
+    async def _end_session(self, session: _Session, reason: str) -> None:
+        """Drop the session's queued work and free its models (runs and checkpoints stay)."""
+        session.finished = True
+        dropped = self.scheduler.drop(session.session_id, reason)
+        for future in self.futures.unfinished(session.session_id):
+            self.futures.cancel(future, reason)
+        for model_id in [m for m in self.models if _session_of(m) == session.session_id]:
+            self.models.discard(model_id)
+            queue = self.queues.pop(model_id, None)
+            if queue is not None:
+                queue.close()
+            await self._call(self.engine.unload_model, model_id)
+        if dropped:
+            logger.info("%s: dropped %d queued requests", reason, dropped)
+
+    def _hung_up(self, future: PendingFuture) -> None:
+        """A held retrieve_future for `future` lost its connection: cancel the work unless the
+        client asks again within the grace time."""
+        if future.watchers > 0 or future.done.is_set():
+            return
+
+        def check() -> None:
+            if future.watchers == 0 and not future.done.is_set():
+                logger.info("%s: the client hung up; cancelled", future.request_id)
+                self.futures.cancel(future, f"request {future.request_id} cancelled: the client hung up")
+
+        asyncio.get_running_loop().call_later(self.hangup_grace_seconds, check)
 
     async def _json(self, request: web.Request) -> Any:
         raw = await request.read()
@@ -150,12 +288,15 @@ class EngineServer:
         if session is None:
             raise EngineError(f"unknown session_id {session_id!r}", "not_found")
         if session.finished:
-            raise EngineError(f"session {session_id!r} has finished", "user")
+            what = "expired (its heartbeats stopped)" if session.expired else "finished"
+            raise EngineError(f"session {session_id!r} has {what}", "user")
+        self._seen(session)
         return session
 
     def _require_model(self, model_id: str) -> None:
         if model_id not in self.models:
             raise EngineError(f"unknown model_id {model_id!r}", "not_found")
+        self._touch(_session_of(model_id))
 
     def _queue(self, model_id: str) -> OrderedQueue:
         queue = self.queues.get(model_id)
@@ -177,7 +318,8 @@ class EngineServer:
         """Answer with a request id now; run `work` on the engine thread (in `seq_id` order on
         the model's queue when `ordered`) and keep its outcome for `retrieve_future`."""
         queue_id = model_id if ordered else None
-        future = self._launch(kind, work, model_id=queue_id, seq_id=seq_id, on_error=on_error)
+        key = _session_of_any(model_id) if model_id is not None else SYSTEM_KEY
+        future = self._launch(kind, work, model_id=queue_id, seq_id=seq_id, on_error=on_error, key=key)
         body: dict[str, Any] = {"request_id": future.request_id}
         if model_id is not None:
             body["model_id"] = model_id
@@ -191,12 +333,13 @@ class EngineServer:
         model_id: str | None = None,
         seq_id: int | None = None,
         on_error: Callable[[], None] | None = None,
+        key: str = SYSTEM_KEY,
     ) -> PendingFuture:
-        future = self.futures.create(kind)
+        future = self.futures.create(kind, session=key)
 
         async def job() -> None:
             try:
-                outcome = await self._call(work)
+                outcome = await self.scheduler.call(key, work, is_cancelled=future.is_cancelled)
             except Exception as exc:  # every failure must reach the client, never kill the loop
                 if not isinstance(exc, EngineError):
                     logger.exception("%s %s failed", kind, future.request_id)
@@ -223,7 +366,7 @@ class EngineServer:
             queue.close()
         for task in list(self._tasks):
             task.cancel()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.scheduler.close()
 
     # -- middleware -----------------------------------------------------------------------
 
@@ -236,6 +379,7 @@ class EngineServer:
             return _error(
                 413, f"{request.path}: body too large ({declared} bytes declared, limit {self.max_body_bytes})"
             )
+        token = _current_request.set(request)
         try:
             return await handler(request)
         except (ConnectionResetError, PayloadEncodingError) as exc:
@@ -257,12 +401,19 @@ class EngineServer:
         except Exception as exc:
             logger.exception("%s %s failed", request.method, request.path)
             return _error(500, f"{type(exc).__name__}: {exc}")
+        finally:
+            _current_request.reset(token)
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        if self.api_key is not None:
+        if self.api_key is not None and request.path != API + EXTERNAL_FILES_PATH:
             sent = request.headers.get("X-API-Key", "")
+            bearer = request.headers.get("Authorization", "")
+            if not sent and bearer[:7].lower() == "bearer ":
+                sent = bearer[7:].strip()  # the OpenAI clients' header
             if not hmac.compare_digest(sent.encode(), self.api_key.encode()):
+                if request.path.startswith(OAI_PREFIX):
+                    return oai_error(401, "missing or wrong API key: send it as Authorization: Bearer <key>")
                 return _error(401, "missing or wrong API key: send it in the X-API-Key header (TINKER_API_KEY)")
         return await handler(request)
 
@@ -297,12 +448,25 @@ class EngineServer:
         get("/training_runs/{run_id}", self.get_training_run)
         get("/training_runs/{run_id}/checkpoints", self.list_run_checkpoints)
         get("/checkpoints", self.list_checkpoints)
+        post("/save_weights_external", self.save_weights_external)
+        post("/retrieve_futures", self.retrieve_futures)
+        post("/cancel_future", self.cancel_future)
         # A checkpoint id holds a slash ("weights/<name>").
-        app.router.add_delete(
-            API + "/training_runs/{run_id}/checkpoints/{checkpoint_id:.+}", self.delete_checkpoint
-        )
+        checkpoint = API + "/training_runs/{run_id}/checkpoints/{checkpoint_id:(?:weights|sampler_weights|external_weights)/[^/]+}"
+        app.router.add_delete(checkpoint, self.delete_checkpoint)
+        app.router.add_put(checkpoint + "/ttl", self.set_checkpoint_ttl)
+        app.router.add_post(checkpoint + "/publish", self.publish_checkpoint)
+        app.router.add_delete(checkpoint + "/publish", self.unpublish_checkpoint)
+        app.router.add_get(checkpoint + "/external_weights_urls", self.external_weights_urls, allow_head=False)
+        app.router.add_get(API + EXTERNAL_FILES_PATH, self.external_weights_file, allow_head=False)
+        OpenAIEndpoints(self).add_routes(app)
+        app.on_startup.append(self._on_startup)
         app.on_shutdown.append(lambda _app: self._on_shutdown())
         return app
+
+    async def _on_startup(self, _app: web.Application) -> None:
+        task = asyncio.get_running_loop().create_task(self._expire_sessions(), name="session expiry")
+        self._tasks.add(task)
 
     async def _on_shutdown(self) -> None:
         self.close()
@@ -330,7 +494,9 @@ class EngineServer:
             return _error(404, f"unknown session_id {req.session_id!r}")
         if session.finished:
             # 410 tells the SDK to stop its heartbeat loop.
-            return _error(410, f"session {req.session_id!r} has finished")
+            what = "expired (no heartbeat)" if session.expired else "finished"
+            return _error(410, f"session {req.session_id!r} has {what}")
+        self._seen(session)
         return web.json_response({"type": "session_heartbeat"})
 
     async def finish_session(self, request: web.Request) -> web.Response:
@@ -339,14 +505,8 @@ class EngineServer:
         session = self.sessions.get(session_id)
         if session is None:
             return _error(404, f"unknown session_id {session_id!r}")
-        session.finished = True
         # Its models can take no more requests: free their memory (runs and checkpoints stay).
-        for model_id in [m for m in self.models if _session_of(m) == session_id]:
-            self.models.discard(model_id)
-            queue = self.queues.pop(model_id, None)
-            if queue is not None:
-                queue.close()
-            await self._call(self.engine.unload_model, model_id)
+        await self._end_session(session, f"session {session_id!r} has finished")
         return web.json_response({})
 
     async def telemetry(self, request: web.Request) -> web.Response:
@@ -389,7 +549,7 @@ class EngineServer:
     async def get_info(self, request: web.Request) -> web.Response:
         req = await self._parse(request, types.GetInfoRequest)
         self._require_model(req.model_id)
-        info = await self._call(self.engine.model_info, req.model_id)
+        info = await self._call(self.engine.model_info, req.model_id, key=_session_of(req.model_id))
         return web.json_response(_dump(info))
 
     async def forward_backward(self, request: web.Request) -> web.Response:
@@ -439,7 +599,7 @@ class EngineServer:
         name = req.path or f"state-{req.seq_id if req.seq_id is not None else uuid.uuid4().hex[:8]}"
 
         def work() -> FutureOutcome:
-            path = self.engine.save_state(req.model_id, name)
+            path = self.engine.save_state(req.model_id, name, req.ttl_seconds, req.user_metadata)
             return FutureOutcome(json={"path": path, "type": "save_weights"})
 
         return self._start_future("save_weights", work, model_id=req.model_id, seq_id=req.seq_id, ordered=True)
@@ -493,8 +653,21 @@ class EngineServer:
         if not isinstance(path, str):
             raise WireError("weights_info: tinker_path is required")
         run = await self._call(self.engine.get_training_run, _parse_tinker_path(path).training_run_id)
-        return web.json_response(
-            {"base_model": run.base_model, "is_lora": run.is_lora, "lora_rank": run.lora_rank}
+        info = types.WeightsInfoResponse(base_model=run.base_model, is_lora=run.is_lora, lora_rank=run.lora_rank)
+        return web.json_response(_dump(info))
+
+    async def save_weights_external(self, request: web.Request) -> web.Response:
+        req = await self._parse(request, types.SaveWeightsExternalRequest)
+        self._require_model(req.model_id)
+        if req.age_encryption_recipients:
+            raise EngineError("save_weights_external: age encryption is not supported by the local engine")
+
+        def work() -> FutureOutcome:
+            path, size = self.engine.save_external(req.model_id, req.path, req.ttl_seconds)
+            return FutureOutcome(json={"path": path, "size_bytes": size, "type": "save_weights_external"})
+
+        return self._start_future(
+            "save_weights_external", work, model_id=req.model_id, seq_id=req.seq_id, ordered=True
         )
 
     # -- sampling -------------------------------------------------------------------------
@@ -508,7 +681,7 @@ class EngineServer:
 
         def work() -> FutureOutcome:
             if req.path is not None:
-                path = self.engine.save_sampler_weights(model_id, req.path)
+                path = self.engine.save_sampler_weights(model_id, req.path, req.ttl_seconds, req.user_metadata)
                 return FutureOutcome(json={"path": path, "type": "save_weights_for_sampler"})
             # save_weights_and_get_sampling_client: an unnamed snapshot behind a new sampler.
             sampler_id = f"{_session_of(model_id)}:sample:{req.sampling_session_seq_id}"
@@ -531,7 +704,11 @@ class EngineServer:
             raise EngineError(f"sampler {sampler_id!r} already exists (sampling_session_seq_id reused)")
 
         await self._call(
-            self.engine.create_sampler, sampler_id, base_model=req.base_model, model_path=req.model_path
+            self.engine.create_sampler,
+            sampler_id,
+            base_model=req.base_model,
+            model_path=req.model_path,
+            key=req.session_id,
         )
         self.samplers.add(sampler_id)
         return web.json_response({"sampling_session_id": sampler_id, "type": "create_sampling_session"})
@@ -551,11 +728,37 @@ class EngineServer:
             raise WireError(
                 f"SampleRequest: num_samples must be between 1 and {MAX_NUM_SAMPLES}, got {req.num_samples}"
             )
-        def work() -> FutureOutcome:
-            response = self.engine.sample_request(req.sampling_session_id, req)
-            return FutureOutcome(proto=encode_sample_response(response))
+        key = _session_of_any(req.sampling_session_id)
+        self._touch(key)
+        # The SDK numbers a cloned sampling client's requests from clone * 10**9.
+        clone = (req.seq_id or 0) // 1_000_000_000
+        future = self.futures.create("sample", session=key, target=(req.sampling_session_id, clone))
+        loop = asyncio.get_running_loop()
 
-        future = self._launch("sample", work)
+        def on_done(result: types.SampleResponse | BaseException) -> None:  # on the engine thread
+            if isinstance(result, BaseException):
+                if not isinstance(result, EngineError):
+                    logger.error("sample %s failed: %r", future.request_id, result)
+                message = result.message if isinstance(result, EngineError) else f"{type(result).__name__}: {result}"
+                outcome = FutureOutcome(error=message, category=_future_category(result))
+            else:
+                try:
+                    outcome = FutureOutcome(proto=encode_sample_response(result))
+                except Exception as exc:
+                    outcome = FutureOutcome(error=f"{type(exc).__name__}: {exc}", category="server")
+            try:
+                loop.call_soon_threadsafe(self.futures.finish, future, outcome)
+            except RuntimeError:  # the loop closed
+                pass
+
+        job = SampleJob(
+            sampler_id=req.sampling_session_id,
+            request=req,
+            on_done=on_done,
+            session_id=key,
+            is_cancelled=future.is_cancelled,
+        )
+        self.scheduler.sample(key, job)
         # The SDK stamps these ids onto the returned sequences (one per sample, in order).
         sequence_ids = [f"{future.request_id}:{i}" for i in range(req.num_samples)]
         return web.json_response({"request_id": future.request_id, "sample_sequence_ids": sequence_ids})
@@ -567,7 +770,18 @@ class EngineServer:
         future = self.futures.get(req.request_id)
         if future is None:
             return _error(404, f"unknown request_id {req.request_id!r}")
-        outcome = await self.futures.wait(future, self.hold_seconds)
+        self._touch(future.session)
+        transport = request.transport
+        future.watchers += 1
+        try:
+            outcome = await self.futures.wait(
+                future, self.hold_seconds, gone=lambda: transport is None or transport.is_closing()
+            )
+        finally:
+            future.watchers -= 1
+        if outcome is None and (transport is None or transport.is_closing()):
+            self._hung_up(future)
+            return _error(499, "the client closed the connection")
         if outcome is None:
             return web.json_response(
                 {"type": "try_again", "request_id": req.request_id, "queue_state": "active"}
@@ -577,6 +791,125 @@ class EngineServer:
         if outcome.proto is not None:
             return web.Response(body=outcome.proto, content_type=PROTOBUF_CONTENT_TYPE)
         return web.json_response(outcome.json)
+
+    async def retrieve_futures(self, request: web.Request) -> web.Response:
+        """One long poll for a sampling session's finished requests (sample_use_retrieve_futures)."""
+        req = await self._parse(request, types.FuturesRetrieveRequest)
+        target = (req.target.sampling_session_id, req.target.cloned_sampler_id)
+        self._touch(_session_of_any(target[0]))
+        log = self.futures.log(target)
+        log.trim(req.prev_cursor)
+        for request_id in req.retrieved_request_ids:
+            self.futures.delivered(request_id)
+        hold = self.hold_seconds if req.timeout is None else max(0.0, min(req.timeout, self.hold_seconds))
+        transport = request.transport
+        deadline = time.monotonic() + hold
+        log.watchers += 1
+        try:
+            while not log.events and time.monotonic() < deadline:
+                if transport is None or transport.is_closing():
+                    break
+                changed = log.changed
+                try:
+                    await asyncio.wait_for(changed.wait(), timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            log.watchers -= 1
+        if transport is None or transport.is_closing():
+            self._poller_hung_up(target)
+            return _error(499, "the client closed the connection")
+        completions: list[Any] = [
+            types.FutureFinished(request_id=rid, response_payload_uncompressed_size=size or None)
+            if ok
+            else types.FutureFailed(request_id=rid)
+            for _, rid, ok, size in log.events
+        ]
+        response = types.FuturesRetrieveResponse(completions=completions, cursor=max(log.cursor, req.prev_cursor))
+        return web.json_response(_dump(response))
+
+    def _poller_hung_up(self, target: tuple[str, int]) -> None:
+        log = self.futures.log(target)
+
+        def check() -> None:
+            if log.watchers == 0:
+                for future in self.futures.unfinished_of_target(target):
+                    self.futures.cancel(future, f"request {future.request_id} cancelled: the client hung up")
+
+        if log.watchers == 0:
+            asyncio.get_running_loop().call_later(self.hangup_grace_seconds, check)
+
+    async def cancel_future(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        request_id = body.get("request_id") if isinstance(body, dict) else None
+        if not isinstance(request_id, str):
+            raise WireError("cancel_future: request_id is required")
+        future = self.futures.get(request_id)
+        if future is None:
+            return _error(404, f"unknown request_id {request_id!r}")
+        self.futures.cancel(future, f"request {request_id} was cancelled by the client")
+        return web.json_response({})
+
+    # -- checkpoint management ------------------------------------------------------------
+
+    def _checkpoint_path(self, request: web.Request) -> str:
+        path = f"tinker://{request.match_info['run_id']}/{request.match_info['checkpoint_id']}"
+        _parse_tinker_path(path)
+        return path
+
+    async def set_checkpoint_ttl(self, request: web.Request) -> web.Response:
+        path = self._checkpoint_path(request)
+        body = await self._json(request)
+        if not isinstance(body, dict) or "ttl_seconds" not in body:
+            raise WireError("set ttl: body must be {\"ttl_seconds\": <seconds> or null}")
+        await self._call(self.engine.set_checkpoint_ttl, path, body["ttl_seconds"])
+        return web.json_response({})
+
+    async def publish_checkpoint(self, request: web.Request) -> web.Response:
+        await self._call(self.engine.set_checkpoint_public, self._checkpoint_path(request), True)
+        return web.json_response({})
+
+    async def unpublish_checkpoint(self, request: web.Request) -> web.Response:
+        await self._call(self.engine.set_checkpoint_public, self._checkpoint_path(request), False)
+        return web.json_response({})
+
+    def _signature(self, path: str, name: str, expires: int) -> str:
+        message = f"{path}\n{name}\n{expires}".encode()
+        return hmac.new(self._url_secret, message, "sha256").hexdigest()
+
+    async def external_weights_urls(self, request: web.Request) -> web.Response:
+        path = self._checkpoint_path(request)
+        if _parse_tinker_path(path).checkpoint_type != "external":
+            raise EngineError(f"{path} is not an external weights checkpoint (save_weights_external)")
+        _folder, files = await self._call(self.engine.checkpoint_files, path)
+        expires = datetime.now(UTC) + timedelta(seconds=EXTERNAL_URL_SECONDS)
+        stamp = int(expires.timestamp())
+        base = f"{request.scheme}://{request.host}{API}{EXTERNAL_FILES_PATH}"
+        urls = {
+            name: base
+            + "?"
+            + urllib.parse.urlencode(
+                {"path": path, "file": name, "expires": stamp, "sig": self._signature(path, name, stamp)}
+            )
+            for name in files
+        }
+        return web.json_response(_dump(types.ExternalWeightsUrlsResponse(urls=urls, expires=expires)))
+
+    async def external_weights_file(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        path, name, sig = query.get("path", ""), query.get("file", ""), query.get("sig", "")
+        try:
+            stamp = int(query.get("expires", ""))
+        except ValueError:
+            return _error(403, "download link is malformed")
+        if not hmac.compare_digest(sig, self._signature(path, name, stamp)):
+            return _error(403, "download link signature does not match")
+        if stamp < time.time():
+            return _error(403, "download link expired: ask for new ones (external_weights_urls)")
+        folder, files = await self._call(self.engine.checkpoint_files, path)
+        if name not in files:
+            return _error(404, f"{path} has no file {name!r}")
+        return web.FileResponse(folder / name)
 
     # -- REST reads -----------------------------------------------------------------------
 
@@ -616,8 +949,7 @@ class EngineServer:
         )
 
     async def delete_checkpoint(self, request: web.Request) -> web.Response:
-        path = f"tinker://{request.match_info['run_id']}/{request.match_info['checkpoint_id']}"
-        _parse_tinker_path(path)
+        path = self._checkpoint_path(request)
         await self._call(self.engine.delete_checkpoint, path)
         return web.json_response({})
 

@@ -49,3 +49,13 @@ def service_client(local_server):
     client = tinker.ServiceClient(base_url=local_server.base_url, api_key=local_server.api_key)
     yield client
     client.close("success").result(timeout=30)
+
+
+def one_datum():
+    """A four-token cross-entropy datum: enough for a real forward_backward + optim_step."""
+    from tinker import types
+
+    return types.Datum(
+        model_input=types.ModelInput.from_ints([1, 2, 3, 4]),
+        loss_fn_inputs={"target_tokens": [2, 3, 4, 5], "weights": [1.0] * 4},
+    )

@@ -43,7 +43,11 @@ def test_serve_prints_the_env_lines_and_answers_there(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("args", "needle"),
-    [(("--host", "0.0.0.0"), "--api-key"), (("--api-key", "secret"), "tml-")],
+    [
+        (("--host", "0.0.0.0"), "--api-key"),
+        (("--api-key", "secret"), "tml-"),
+        (("--session-timeout", "0"), "--session-timeout must be > 0"),
+    ],
 )
 def test_serve_refuses_exposed_hosts_without_a_key_and_bad_keys(tmp_path: Path, args, needle) -> None:
     proc = _serve(*args, data_dir=tmp_path)
@@ -51,3 +55,31 @@ def test_serve_refuses_exposed_hosts_without_a_key_and_bad_keys(tmp_path: Path, 
     assert proc.returncode == 2
     assert needle in err
     assert "Traceback" not in err
+
+
+def test_serve_with_parent_pid_exits_when_its_parent_dies(tmp_path: Path) -> None:
+    """The TUI's chat engine must not outlive a TUI that was killed."""
+    import time
+
+    launcher = (
+        "import os, subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'cookbook_tui.app.cli', 'serve', '--port', '0',"
+        f" '--data-dir', {str(tmp_path)!r}, '--parent-pid', str(os.getpid())],"
+        " stdout=subprocess.PIPE, text=True)\n"
+        "print(p.pid, flush=True)\n"
+        "for line in p.stdout:\n"
+        "    if line.startswith('TINKER_API_KEY='):\n"
+        "        break\n"
+        "os._exit(0)\n"  # the parent dies; the child is reparented
+    )
+    done = subprocess.run([sys.executable, "-c", launcher], capture_output=True, text=True, timeout=120)
+    child = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(child, 9)
+    pytest.fail("serve --parent-pid kept running after its parent exited")

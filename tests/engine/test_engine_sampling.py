@@ -124,7 +124,7 @@ def test_greedy_and_top_k_one_agree_and_length_stop(engine, tiny_tokenizer):
     assert greedy.sequences[0].tokens == greedy.sequences[1].tokens == top1.sequences[0].tokens
     assert nucleus.sequences[1].tokens == greedy.sequences[0].tokens
     assert all(s.stop_reason == "length" and len(s.tokens) == 6 for s in greedy.sequences)
-    with pytest.raises(EngineError, match="exceeds the model's context length 1024"):
+    with pytest.raises(EngineError, match="exceeds the model's context length 4096"):
         engine.sample("base", prompt, 1, types.SamplingParams(max_tokens=5000))
     with pytest.raises(EngineError, match="top_p must be in"):
         engine.sample("base", prompt, 1, types.SamplingParams(max_tokens=2, top_p=0))

@@ -180,13 +180,13 @@ def test_out_of_range_targets_and_overlong_inputs_are_the_callers_error(server, 
     result = future_result(server.base_url, answer.json()["request_id"])
     assert result["category"] == "user" and "vocabulary" in result["error"]
 
-    body = forward_backward_proto(live.model_id, live.next_seq(), [5] * 1500)
+    body = forward_backward_proto(live.model_id, live.next_seq(), [5] * 4500)  # context 4096
     answer = raw_request(server.port, "POST", "/api/v1/forward_backward", body, content_type=PROTOBUF)
     result = future_result(server.base_url, answer.json()["request_id"])
     assert result["category"] == "user" and "context length" in result["error"]
 
 
-@pytest.mark.parametrize(("prompt_len", "max_tokens"), [(2, 5000), (1000, 100), (1100, 1)])
+@pytest.mark.parametrize(("prompt_len", "max_tokens"), [(2, 5000), (4000, 100), (4100, 1)])  # the tiny model: context 4096
 def test_sampling_past_the_context_is_the_callers_error(server, live, prompt_len, max_tokens) -> None:
     request = sample_request(live.sampler_id, [7] * prompt_len, max_tokens=max_tokens)
     status, started = post_json(server.base_url, "asample", request)

@@ -196,6 +196,13 @@ class Remote:
             kind = types.ParsedCheckpointTinkerPath.from_tinker_path(tinker_path).checkpoint_type
         except ValueError:
             raise RemoteError(f"not a tinker checkpoint path: {tinker_path!r}") from None
+        if kind == "sampler":
+            # Tinker exports training checkpoints (weights/…), as `tinker checkpoint download` does
+            training = tinker_path.replace("/sampler_weights/", "/weights/")
+            raise RemoteError(
+                f"{tinker_path}: sampler weights cannot be downloaded; download the training checkpoint "
+                f"({training}) instead"
+            )
         dest = Path(dest)
         if dest.exists() and any(dest.iterdir()):
             raise RemoteError(f"{dest} already exists and is not empty")
@@ -245,30 +252,35 @@ class Remote:
                 except Exception:  # it expires on its own within the hour
                     pass
 
-    def sample_each(self, model_paths: list[str], prompt: str, max_tokens: int = 64) -> list[tuple[str, str]]:
-        """One chat completion per sampler checkpoint for the same prompt, through the server's
-        OpenAI-compatible API (`/oai/api/v1/chat/completions`); an error is that one's answer."""
+    def chat(self, model: str, messages: list[dict[str, str]], max_tokens: int = 64) -> str:
+        """One reply from a base model or a sampler checkpoint through the server's
+        OpenAI-compatible API (`/oai/api/v1/chat/completions`); greedy, for comparisons."""
         import json
 
         from tinker.lib.base_url import resolve_base_url
 
         url = resolve_base_url(self.base_url) + "/oai/api/v1/chat/completions"
+        body = json.dumps({"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.0})
+        request = urllib.request.Request(
+            url, data=body.encode(), method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=CALL_SECONDS) as response:
+                return str(json.load(response)["choices"][0]["message"]["content"])
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:300]
+            raise RemoteError(f"chat with {model}: HTTP {exc.code}: {detail}") from None
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            raise RemoteError(f"chat with {model} at {url}: {exc}") from None
+
+    def sample_each(self, model_paths: list[str], prompt: str, max_tokens: int = 64) -> list[tuple[str, str]]:
+        """The same prompt to each checkpoint (side by side); an error is that one's answer."""
         answers = []
         for path in model_paths:
-            body = json.dumps(
-                {"model": path, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
-                 "temperature": 0.0}
-            ).encode()
-            request = urllib.request.Request(
-                url, data=body, method="POST",
-                headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
-            )
             try:
-                with urllib.request.urlopen(request, timeout=CALL_SECONDS) as response:
-                    answer = json.load(response)["choices"][0]["message"]["content"]
-            except urllib.error.HTTPError as exc:
-                answer = f"error {exc.code}: {exc.read().decode(errors='replace')[:300]}"
-            except (OSError, ValueError, KeyError, IndexError) as exc:
+                answer = self.chat(path, [{"role": "user", "content": prompt}], max_tokens)
+            except RemoteError as exc:
                 answer = f"error: {exc}"
             answers.append((path, answer))
         return answers

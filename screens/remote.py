@@ -48,6 +48,13 @@ class RemoteDone(Message):
 
 
 @dataclass
+class RemoteChatReply(Message):
+    checkpoint: str
+    prompt: str
+    reply: str
+
+
+@dataclass
 class RemoteSampled(Message):
     prompt: str
     answers: list[tuple[str, str]]  # (checkpoint, completion or error)
@@ -79,6 +86,9 @@ class AskScreen(ModalScreen[str | None]):
         self.dismiss(self.query_one(Input).value.strip() or None if event.button.id == "ok" else None)
 
 
+RUN_COLUMNS = ("run id", "base model", "last request", "local run")
+
+
 def _size(n: int | None) -> str:
     if n is None:
         return "-"
@@ -99,6 +109,7 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
 
     BINDINGS = [
         Binding("space", "mark", "Mark", id="remote.mark"),
+        Binding("c", "chat", "Chat", id="remote.chat"),
         Binding("s", "sample_marked", "Sample marked", id="remote.sample"),
         Binding("w", "download", "Download", id="remote.download"),
         Binding("p", "publish", "Publish/unpublish", id="remote.publish"),
@@ -115,6 +126,7 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
         self.checkpoints: list[Any] = []
         self.run_id: str | None = None
         self.marked: list[str] = []  # sampler checkpoint paths, in marking order (two at most)
+        self.conversations: dict[str, list[dict[str, str]]] = {}  # per sampler checkpoint
         self._remote: Any = None
 
     def compose(self) -> ComposeResult:
@@ -130,7 +142,7 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         runs = self.query_one("#remote-runs", DataTable)
-        runs.add_columns("run id", "base model", "last request", "local run")
+        runs.add_columns(*RUN_COLUMNS)
         checkpoints = self.query_one("#remote-checkpoints", DataTable)
         checkpoints.add_columns(" ", "kind", "name", "size", "created", "expires", "public")
         self.query_one("#remote-samples").display = False
@@ -169,7 +181,8 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
     def show_runs(self, message: RemoteRunsLoaded) -> None:
         self.runs = message.runs
         table = self.query_one("#remote-runs", DataTable)
-        table.clear()
+        table.clear(columns=True)  # columns sized afresh to the new rows
+        table.add_columns(*RUN_COLUMNS)
         for run in self.runs:
             local = Path(run.local_run_dir).name if run.local_run_dir else ""
             # Text, not markup: model ids like "3f2a:train:0" would otherwise turn into emoji
@@ -279,7 +292,40 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one("#remote-samples").display = True
         panes = [self.query_one("#remote-sample-a", Static), self.query_one("#remote-sample-b", Static)]
         for pane, (path, text) in zip(panes, message.answers + [("", "")] * (2 - len(message.answers)), strict=False):
-            pane.update(f"[b]{path.rsplit('/', 2)[-1] if path else ''}[/b]\n{message.prompt}\n→ {text}" if path else "")
+            shown = Text(path.rsplit("/", 2)[-1], style="bold") + Text(f"\n{message.prompt}\n→ {text}") if path else ""
+            pane.update(shown)
+
+    def action_chat(self) -> None:
+        checkpoint = self._need_checkpoint()
+        if checkpoint is None:
+            return
+        if checkpoint.kind != "sampler":
+            self.notify("Chat needs a sampler checkpoint (sampler_weights).", severity="warning")
+            return
+        path = checkpoint.tinker_path
+        history = self.conversations.setdefault(path, [])
+
+        def ask(text: str | None) -> None:
+            if not text:
+                return
+            messages = history + [{"role": "user", "content": text}]
+            # the history grows only once the reply is in, so a failed turn is not sent again
+            self._run_in_worker(
+                f"chat with {path}", lambda: RemoteChatReply(path, text, self.remote().chat(path, messages))
+            )
+
+        self.app.push_screen(AskScreen(f"Message to {path.rsplit('/', 2)[-1]}", placeholder="What is 3+4?"), ask)
+
+    @on(RemoteChatReply)
+    def show_chat(self, message: RemoteChatReply) -> None:
+        history = self.conversations.setdefault(message.checkpoint, [])
+        history += [{"role": "user", "content": message.prompt}, {"role": "assistant", "content": message.reply}]
+        self.query_one("#remote-samples").display = True
+        transcript = Text(message.checkpoint.rsplit("/", 2)[-1], style="bold")
+        for turn in history[-12:]:
+            transcript.append(f"\n{'you' if turn['role'] == 'user' else 'model'}: {turn['content']}")
+        self.query_one("#remote-sample-a", Static).update(transcript)
+        self.query_one("#remote-sample-b", Static).update("")
 
     def action_download(self) -> None:
         checkpoint = self._need_checkpoint()

@@ -75,3 +75,49 @@ def test_errors_name_what_failed(served, trained, tmp_path):
     assert dead.returncode == 1 and "127.0.0.1:9" in dead.stderr
     ttl = remote(served, "ttl", trained["state"], "soon")
     assert ttl.returncode == 2 and "forever" in ttl.stderr
+
+
+def test_publish_ttl_and_download_as_a_peft_adapter(served, trained, tmp_path):
+    run_id, state = trained["ids"][0], trained["state"]
+
+    def listed():
+        out = remote(served, "checkpoints", run_id, "--json")
+        assert out.returncode == 0, out.stderr
+        return {c["tinker_path"]: c for c in json.loads(out.stdout)}
+
+    assert remote(served, "publish", state).returncode == 0
+    assert listed()[state]["public"] is True
+    assert remote(served, "unpublish", state).returncode == 0
+    assert listed()[state]["public"] is False
+    assert remote(served, "ttl", state, "7200").returncode == 0
+    assert listed()[state]["expires"]
+    assert remote(served, "ttl", state, "forever").returncode == 0
+    assert listed()[state]["expires"] is None
+
+    dest = tmp_path / "adapter"
+    out = remote(served, "download", state, str(dest))
+    assert out.returncode == 0, out.stderr
+    assert {p.name for p in dest.iterdir()} >= {"adapter_config.json", "adapter_model.safetensors"}
+    config = json.loads((dest / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA" and config["r"] == 4
+    from safetensors.torch import load_file
+
+    tensors = load_file(dest / "adapter_model.safetensors")
+    assert any("lora_A" in k for k in tensors) and any("lora_B" in k for k in tensors)
+    # the temporary export is cleaned up: only the two saved checkpoints remain listed
+    assert set(listed()) == {state, trained["sampler"]}
+
+    # sampler weights are not exported (as on Tinker): a clear error, and nothing written
+    bad = remote(served, "download", trained["sampler"], str(tmp_path / "nothing"))
+    assert bad.returncode == 1 and "download the training checkpoint" in bad.stderr
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_two_checkpoints_sampled_side_by_side(served, trained):
+    from cookbook_tui.runners.remote import Remote
+
+    client = Remote(served["TINKER_BASE_URL"], served["TINKER_API_KEY"])
+    answers = client.sample_each([trained["sampler"], TINY, "tinker://nope:train:0/sampler_weights/x"], "What is 2+3?", 8)
+    assert [path for path, _ in answers] == [trained["sampler"], TINY, "tinker://nope:train:0/sampler_weights/x"]
+    assert not answers[0][1].startswith("error") and not answers[1][1].startswith("error")
+    assert answers[2][1].startswith("error") and "nope" in answers[2][1]

@@ -45,10 +45,27 @@ async def test_browse_delete_and_recipe_from_checkpoint(served, account, tmp_pat
         kinds = {c.tinker_path: c.kind for c in screen.checkpoints}
         assert kinds == {account["state"]: "training", account["sampler"]: "sampler"}
 
-        # delete the sampler checkpoint, confirmed
         table = screen.query_one("#remote-checkpoints", DataTable)
         table.focus()
         table.move_cursor(row=[c.tinker_path for c in screen.checkpoints].index(account["sampler"]))
+
+        # chat with the sampler checkpoint, twice: the conversation is kept
+        for text in ("What is 2+3?", "And 1+1?"):
+            await pilot.press("c")
+            await pilot.pause()
+            await pilot.press(*text, "enter")
+        await wait_until(pilot, lambda: len(screen.conversations.get(account["sampler"], [])) == 4, "two replies")
+        assert [m["role"] for m in screen.conversations[account["sampler"]]] == ["user", "assistant"] * 2
+        assert "you: And 1+1?" in str(screen.query_one("#remote-sample-a").render())
+
+        # mark it and sample it side by side (one marked: one pane)
+        await pilot.press("space")
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press(*"hi", "enter")
+        await wait_until(pilot, lambda: "→" in str(screen.query_one("#remote-sample-a").render()), "the sample")
+
+        # delete the sampler checkpoint, confirmed
         await pilot.press("d")
         await pilot.pause()
         await pilot.click("#yes")

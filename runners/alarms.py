@@ -32,6 +32,7 @@ KL_KEY = "optim/kl_sample_train_v1"
 ENTROPY_KEY = "optim/entropy"
 MIXED_GROUPS_KEY = "env/all/by_group/frac_mixed"  # rl.metric_util: share of groups with >1 reward
 ALARMS_FILE = "alarms.toml"
+CONSTANT_GROUP_STEPS = 5  # the constant-reward share is averaged over this many logged steps
 
 
 @dataclass(frozen=True)
@@ -126,15 +127,17 @@ def check_metrics(rows: list[dict[str, Any]], thresholds: AlarmThresholds = Alar
         first, (step, last) = entropy[0][1], entropy[-1]
         if last < (1.0 - thresholds.entropy_drop_fraction) * first:
             alarms.append(Alarm("entropy", f"{ENTROPY_KEY} fell from {first:.3g} to {last:.3g} (collapse)", step))
-    mixed = _series(rows, MIXED_GROUPS_KEY)
+    mixed = _series(rows, MIXED_GROUPS_KEY)[-CONSTANT_GROUP_STEPS:]
     if mixed:
-        step, frac_mixed = mixed[-1]
-        constant = 1.0 - frac_mixed
+        # over the last few steps: one batch of 8 groups all failing is noise, five in a row is not
+        step = mixed[-1][0]
+        constant = 1.0 - sum(v for _, v in mixed) / len(mixed)
         if constant > thresholds.constant_group_fraction:
             alarms.append(
                 Alarm(
                     "constant_reward",
-                    f"{constant:.0%} of groups have one reward for every rollout (no learning signal)",
+                    f"{constant:.0%} of groups over the last {len(mixed)} steps have one reward for every"
+                    " rollout (no learning signal)",
                     step,
                 )
             )
@@ -214,6 +217,7 @@ class AlarmWatch:
         self.thresholds = thresholds or AlarmThresholds()
         self._first_entropy: dict[str, Any] | None = None
         self._non_finite: Alarm | None = None  # once seen, it stays: the run is damaged
+        self._recent_mixed: list[dict[str, Any]] = []  # the last rows with the groups' share
         self.current: list[Alarm] = []
 
     def feed_rows(self, rows: list[dict[str, Any]]) -> list[Alarm]:
@@ -230,6 +234,9 @@ class AlarmWatch:
                 if bad:
                     self._non_finite = Alarm("non_finite", f"{', '.join(sorted(bad))} = {row[bad[0]]} at step {row['step']}", row["step"])
                     break
+        for row in rows[-CONSTANT_GROUP_STEPS:-1]:
+            if _series([row], MIXED_GROUPS_KEY):
+                self._recent_mixed = (self._recent_mixed + [row])[-CONSTANT_GROUP_STEPS:]
         return self.feed(rows[-1])
 
     def feed(self, row: dict[str, Any]) -> list[Alarm]:
@@ -237,7 +244,10 @@ class AlarmWatch:
             return []
         if self._first_entropy is None and _series([row], ENTROPY_KEY):
             self._first_entropy = row
-        history = [row] if self._first_entropy in (None, row) else [self._first_entropy, row]
+        if _series([row], MIXED_GROUPS_KEY):
+            self._recent_mixed = (self._recent_mixed + [row])[-CONSTANT_GROUP_STEPS:]
+        history = [r for r in (self._first_entropy, *self._recent_mixed[:-1], row) if r is not None]
+        history = list({id(r): r for r in history}.values())  # the same row once, in order
         found = {a.kind: a for a in check_metrics(history, self.thresholds)}
         if self._non_finite is None and "non_finite" in found:
             self._non_finite = found["non_finite"]

@@ -99,7 +99,12 @@ class Reporter:
 
     def warning(self, text: str) -> None:
         self.event("warning", message=text)
-        if not self.json_events:
+        if self.json_events:
+            return
+        if getattr(self, "_progress", None) is not None and not self.quiet:
+            # while the bar is live only its own console prints cleanly above it
+            self.console.print(text, style="yellow", markup=False)
+        else:
             self.err_console.print(text)
 
     def stage_started(self, stage: str, workflow: str, total: int | None) -> None:

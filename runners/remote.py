@@ -226,6 +226,9 @@ class Remote:
                 raise RemoteError(f"{tinker_path}: the server lists no files to download")
             dest.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+            umask = os.umask(0)
+            os.umask(umask)
+            staging.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the folder follows the umask
             try:
                 written = []
                 for name, url in sorted(urls.items()):

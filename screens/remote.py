@@ -290,6 +290,7 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
     @on(RemoteSampled)
     def show_samples(self, message: RemoteSampled) -> None:
         self.query_one("#remote-samples").display = True
+        self.query_one("#remote-sample-b", Static).display = len(message.answers) > 1
         panes = [self.query_one("#remote-sample-a", Static), self.query_one("#remote-sample-b", Static)]
         for pane, (path, text) in zip(panes, message.answers + [("", "")] * (2 - len(message.answers)), strict=False):
             shown = Text(path.rsplit("/", 2)[-1], style="bold") + Text(f"\n{message.prompt}\n→ {text}") if path else ""
@@ -325,14 +326,15 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
         for turn in history[-12:]:
             transcript.append(f"\n{'you' if turn['role'] == 'user' else 'model'}: {turn['content']}")
         self.query_one("#remote-sample-a", Static).update(transcript)
-        self.query_one("#remote-sample-b", Static).update("")
+        self.query_one("#remote-sample-b", Static).display = False
 
     def action_download(self) -> None:
         checkpoint = self._need_checkpoint()
         if checkpoint is None:
             return
         run_id = self.run_id or "run"
-        suggestion = str(Path("downloads") / f"{run_id}_{checkpoint.kind}_{checkpoint.checkpoint_id}".replace(":", "-"))
+        name = checkpoint.checkpoint_id.rsplit("/", 1)[-1]
+        suggestion = str(Path("downloads") / f"{run_id}_{checkpoint.kind}_{name}".replace(":", "-"))
 
         def ask(folder: str | None) -> None:
             if folder:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import DataTable
@@ -48,11 +49,12 @@ def metrics_summary(row: dict[str, Any], workflow: str | None = None) -> str:
     return "  ".join(f"{key} {compact(float(row[key]), 4)}" for key in keys[:1])
 
 
-def alarm_badge(alarms: list[Any]) -> Content:
-    """`⚠ kl entropy` in the warning colour; empty when the run looks healthy."""
+def alarm_badge(alarms: list[Any]) -> Text:
+    """`⚠ kl entropy` in a warning colour; empty when the run looks healthy. A rich Text, not
+    Content: DataTable sizes auto-width columns by measuring Text and str cells only."""
     if not alarms:
-        return Content("")
-    return Content.styled("⚠ " + " ".join(a.kind for a in alarms), "bold $text-warning")
+        return Text("")
+    return Text("⚠ " + " ".join(a.kind for a in alarms), style="bold dark_orange")
 
 
 def cost_text(cost: float | None, at_end: float | None) -> str:

@@ -139,3 +139,17 @@ def test_alarm_watch_reports_each_alarm_once_and_keeps_a_nan():
     nan_rows[3]["optim/kl_sample_train_v1"] = float("inf")
     assert sorted(a.kind for a in batch.feed_rows(nan_rows)) == ["non_finite"]
     assert [a.kind for a in batch.current] == ["non_finite"]  # later finite rows do not clear it
+
+
+def test_one_batch_of_constant_groups_is_not_an_alarm(tmp_path):
+    from cookbook_tui.runners.alarms import AlarmWatch
+
+    blip = rl_rows(**{"env__all__by_group__frac_mixed": lambda s: 0.0 if s == 19 else 0.6})
+    assert kinds(write_run(tmp_path / "blip", blip)) == []
+    watch = AlarmWatch()
+    assert [a.kind for row in blip for a in watch.feed(row)] == []
+    flat = rl_rows(**{"env__all__by_group__frac_mixed": lambda s: 0.0 if s >= 15 else 0.6})
+    assert kinds(write_run(tmp_path / "flat5", flat)) == ["constant_reward"]
+    watch, batch = AlarmWatch(), AlarmWatch()
+    assert [a.kind for row in flat for a in watch.feed(row)] == ["constant_reward"]
+    assert [a.kind for a in batch.feed_rows(flat)] == ["constant_reward"]

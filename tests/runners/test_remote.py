@@ -98,6 +98,9 @@ def test_publish_ttl_and_download_as_a_peft_adapter(served, trained, tmp_path):
     out = remote(served, "download", state, str(dest))
     assert out.returncode == 0, out.stderr
     assert {p.name for p in dest.iterdir()} >= {"adapter_config.json", "adapter_model.safetensors"}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert dest.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
     config = json.loads((dest / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA" and config["r"] == 4
     from safetensors.torch import load_file

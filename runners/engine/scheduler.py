@@ -26,6 +26,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -35,6 +36,10 @@ from .sample_jobs import SampleCancelled, SampleJob
 logger = logging.getLogger(__name__)
 
 DEFAULT_SAMPLE_BATCH_CAP = 64
+# Concurrent requests reach the server a few ms apart (an RL loop sends one per group at once):
+# a new batch waits this long at most, while more keep arriving, so they are prefilled together.
+GATHER_SECONDS = 0.02
+GATHER_QUIET_SECONDS = 0.003
 
 
 def _never() -> bool:
@@ -175,10 +180,26 @@ class Scheduler:
                 batch: list[SampleJob] = []
                 if isinstance(item, SampleJob):
                     batch = [item] + self._take_samples(self.sample_batch_cap - 1)
+                    self._gather(batch)
             if isinstance(item, _Call):
                 self._run_call(item)
             elif batch:
                 self._run_samples(batch)
+
+    def _gather(self, batch: list[SampleJob]) -> None:
+        """Wait (holding the condition's lock, released while waiting) for sample jobs that are
+        arriving now, up to GATHER_SECONDS, stopping after a quiet GATHER_QUIET_SECONDS or as soon
+        as other work waits."""
+        deadline = time.monotonic() + GATHER_SECONDS
+        while len(batch) < self.sample_batch_cap and not self._closed and not self._other_work_waiting():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(min(remaining, GATHER_QUIET_SECONDS))
+            more = self._take_samples(self.sample_batch_cap - len(batch))
+            if not more:
+                return
+            batch.extend(more)
 
     def _run_call(self, item: _Call) -> None:
         if item.is_cancelled():

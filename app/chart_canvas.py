@@ -10,8 +10,8 @@ Strips. No textual here, so it is unit-tested as plain Python.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

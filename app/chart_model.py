@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 # Each workflow's headline charts, pinned first by default (the keys the cookbook's loops log).
 HEADLINE_KEYS: dict[str, tuple[str, ...]] = {

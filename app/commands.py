@@ -3,8 +3,8 @@ app (whatever is focused), plus a recipe or run to open by name."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
-from typing import Iterator
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -24,8 +24,7 @@ class CookbookCommands(Provider):
                 active.node.run_action, binding.action
             )
         app = self.app
-        for title, help_text, callback in getattr(app, "palette_extras", lambda: [])():
-            yield title, help_text, callback
+        yield from getattr(app, "palette_extras", lambda: [])()
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self.entries():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from textual import on, work
 from textual.app import App
@@ -14,7 +15,6 @@ from textual.worker import get_current_worker
 
 from cookbook_tui.app.config import AppConfig, RecipeEntry
 from cookbook_tui.app.messages import RunProcessExited
-from cookbook_tui.app.rundir_view import find_run_dirs, read_status
 from cookbook_tui.app.run_launcher import (
     RunProcess,
     resume_command,
@@ -22,6 +22,7 @@ from cookbook_tui.app.run_launcher import (
     start_run_process,
     stop_process,
 )
+from cookbook_tui.app.rundir_view import find_run_dirs, read_status
 from cookbook_tui.runners.rundir import new_run_dir, run_folder_name
 from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors

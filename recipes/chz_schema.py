@@ -54,7 +54,7 @@ class ConfigField:
     required: bool
     doc: str = ""
     choices: tuple[Any, ...] | None = None
-    nested: "ConfigSchema | None" = None
+    nested: ConfigSchema | None = None
 
     def describe(self) -> str:
         """One line for an editor or a help page: type, default, doc."""
@@ -79,7 +79,7 @@ class ConfigSchema:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ConfigSchema":
+    def from_json(cls, data: dict[str, Any]) -> ConfigSchema:
         return cls(
             target=data["target"],
             doc=data.get("doc", ""),

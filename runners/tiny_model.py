@@ -260,7 +260,7 @@ def register_with_cookbook() -> None:
     original_attributes = model_info.get_model_attributes
     original_lr = hyperparam_utils.get_lr
 
-    def get_model_attributes(model_name: str) -> "model_info.ModelAttributes":
+    def get_model_attributes(model_name: str) -> model_info.ModelAttributes:
         return attributes if _names_tiny(model_name) else original_attributes(model_name)
 
     def get_lr(model_name: str, is_lora: bool = True) -> float:

@@ -17,7 +17,6 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from cookbook_tui.app.chart_grid_model import ChartRun
 from cookbook_tui.app.chart_model import compact, format_duration, run_colour
-from cookbook_tui.app.rundir_view import MetricsDigest, RunWatch, run_seconds
 from cookbook_tui.app.run_compare import (
     MAX_RUNS,
     config_diff,
@@ -27,6 +26,7 @@ from cookbook_tui.app.run_compare import (
     summarise,
     summary_keys,
 )
+from cookbook_tui.app.rundir_view import MetricsDigest, RunWatch, run_seconds
 from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.runners.rundir import METRICS_FILE
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors

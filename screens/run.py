@@ -14,8 +14,8 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log, TabbedContent, TabPane
 
 from cookbook_tui.app.chart_grid_model import ChartRun
@@ -32,10 +32,10 @@ from cookbook_tui.app.rundir_view import (
     recent_seconds_per_step,
     run_alarms,
 )
+from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
 from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
 from cookbook_tui.app.widgets.failure_view import FailureView
-from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.app.widgets.run_status_bar import RunStatusBar
 from cookbook_tui.app.widgets.samples_pane import SamplesPane
 from cookbook_tui.screens.dialogs import ConfirmScreen

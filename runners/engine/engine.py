@@ -19,10 +19,11 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,8 +48,8 @@ from .checkpoints import (
     write_peft_export,
 )
 from .errors import EngineError
-from .sample_jobs import SampleCancelled, SampleJob
 from .models import LORA_ALPHA, BaseModel, BaseModelCache, SharedModel, check_lora_config, pick_device
+from .sample_jobs import SampleCancelled, SampleJob
 
 __all__ = ["Engine", "EngineError"]
 

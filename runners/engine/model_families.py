@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 FAMILIES = ("llama3", "qwen3", "qwen3_moe", "gpt_oss")
 

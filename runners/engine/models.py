@@ -14,8 +14,9 @@ import itertools
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from tinker import types

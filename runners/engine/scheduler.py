@@ -27,8 +27,9 @@ import dataclasses
 import logging
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .sample_jobs import SampleCancelled, SampleJob
 

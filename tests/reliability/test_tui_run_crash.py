@@ -10,7 +10,6 @@ import signal
 import sys
 from pathlib import Path
 
-import pytest
 from textual.widgets import TabbedContent
 
 from cookbook_tui.app.config import AppConfig, list_installed_recipes, validate_with_core

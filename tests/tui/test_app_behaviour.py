@@ -13,12 +13,11 @@ from pathlib import Path
 from textual.command import CommandList
 
 from cookbook_tui.app.commands import CookbookCommands
+from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.screens.dialogs import ConfirmScreen, QuitScreen
 from cookbook_tui.screens.editor import EditorScreen
 from cookbook_tui.screens.run import RunScreen
 from cookbook_tui.screens.runs import RunsScreen
-
-from cookbook_tui.app.widgets.chart_grid import ChartGrid
 
 from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, charted_keys, make_app
 from .waiting import wait_until

@@ -309,12 +309,10 @@ def _from_disk(target: str) -> ConfigSchema | None:
 
 
 def _to_disk(schema: ConfigSchema) -> None:
-    folder = _cache_dir()
+    from cookbook_tui.runners.rundir import write_atomic  # stdlib only
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{_cache_key(schema.target)}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(schema.to_json()), encoding="utf-8")
-        os.replace(tmp, folder / f"{_cache_key(schema.target)}.json")
+        write_atomic(_cache_dir() / f"{_cache_key(schema.target)}.json", json.dumps(schema.to_json()))
     except OSError:
         pass  # a cache that cannot be written only costs time
 

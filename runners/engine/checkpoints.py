@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.runners.rundir import write_atomic
+from cookbook_tui.runners.rundir import pid_alive, write_atomic
 
 from .errors import EngineError
 
@@ -128,16 +128,6 @@ def _umask_mode(mode: int) -> int:
     except OSError:  # pragma: no cover - not Linux
         pass
     return mode & ~0o022
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class CheckpointStore:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tinker import types
 
+from ..rundir import pid_alive
 from ..tiny_model import MODEL_SHAPE, TINY_MODEL_NAME
 from . import losses, sampling
 from .adapters import Adapter, AdapterCache, SamplerSlots, read_adapter_file
@@ -42,7 +43,6 @@ from .checkpoints import (
     expires_at,
     folder_size,
     parse_tinker_path,
-    pid_alive,
     tinker_path,
     utc_now,
     write_peft_export,

@@ -21,7 +21,7 @@ class CookbookCommands(Provider):
             seen.add(binding.action)
             key = self.app.get_key_display(binding)
             yield binding.description, f"{binding.tooltip or binding.id}  ({key})", partial(
-                active.node.run_action, binding.action
+                self.app.run_action, binding.action, active.node
             )
         app = self.app
         yield from getattr(app, "palette_extras", lambda: [])()

@@ -405,7 +405,7 @@ def run_alarms(
 
 def cost_so_far(last_row: dict[str, Any]) -> float | None:
     value = last_row.get("cost/total_usd")
-    return float(value) if type(value) in (int, float) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def projected_cost(cost: float | None, steps: int | None, total_steps: int | None) -> float | None:

@@ -237,9 +237,9 @@ def _describe_class(cls: type, target: str, files: dict[str, int], depth: int = 
         kinds, choices, nested_cls = _kinds(annotation)
         if f._default is not MISSING:
             default, required = repr(_json_value(f._default)), False
-        elif f._default_factory is not MISSING:
+        elif callable(factory := f._default_factory):  # not MISSING
             try:
-                default = repr(f._default_factory())
+                default = repr(factory())
             except Exception:
                 default = "(computed)"
             required = False

@@ -12,14 +12,17 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+_loads: Callable[[str | bytes], Any]
 try:  # a run screen opening 100k metric rows spends most of its time parsing them
-    from orjson import loads as _loads
+    import orjson
+
+    _loads = orjson.loads
 except ImportError:  # pragma: no cover
     _loads = json.loads
 

@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	mkdir -p $(TYPECHECK)/cookbook_tui
 	for d in app screens runners recipes; do ln -sfn ../../$$d $(TYPECHECK)/cookbook_tui/$$d; done
-	cd $(TYPECHECK) && ../$(BIN)/mypy --config-file ../pyproject.toml -p cookbook_tui
+	cd $(TYPECHECK) && $(abspath $(BIN))/mypy --config-file ../pyproject.toml -p cookbook_tui
 
 bench: $(STAMP)
 	test -d benchmarks/.deps/trl || $(BIN)/python -m pip install --quiet --no-deps --target benchmarks/.deps trl==1.16.0

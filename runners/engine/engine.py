@@ -631,7 +631,7 @@ class Engine:
         )
 
 
-def _checkpoint(model_id: str, kind: str, name: str, folder: Path, meta: dict) -> types.Checkpoint:
+def _checkpoint(model_id: str, kind: str, name: str, folder: Path, meta: dict[str, Any]) -> types.Checkpoint:
     return types.Checkpoint(
         checkpoint_id=f"{kind}/{name}",
         checkpoint_type=KIND_FOLDERS[kind],

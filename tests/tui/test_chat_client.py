@@ -156,6 +156,6 @@ async def test_the_chat_box_shows_why_a_reply_failed_and_keeps_the_history_clean
         await pilot.press(*"hello", "enter")
         log = screen.query_one("#chat-log")
         await wait_until(pilot, lambda: any(line.startswith("error:") for line in log.lines), "the error")
-        text = " ".join(" ".join(log.lines).split())  # the log wraps where the tmp path's length says
+        text = " ".join(" ".join(log.lines).split())  # wrapped lines are padded to the width
         assert "neither recipe.toml nor config.json" in text
         assert chat.history == []  # the unanswered message is not sent again next time

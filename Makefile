@@ -18,8 +18,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# mypy cannot see the package-dir mapping (cookbook_tui.app -> app/), so it checks a folder of
+# symlinks that has the installed layout.
+TYPECHECK := .typecheck
+
 lint: $(STAMP)
+	$(BIN)/ruff check app screens runners recipes tests benchmarks
 	$(BIN)/lint-imports
+	mkdir -p $(TYPECHECK)/cookbook_tui
+	for d in app screens runners recipes; do ln -sfn ../../$$d $(TYPECHECK)/cookbook_tui/$$d; done
+	cd $(TYPECHECK) && $(abspath $(BIN))/mypy --config-file ../pyproject.toml -p cookbook_tui
 
 bench: $(STAMP)
 	test -d benchmarks/.deps/trl || $(BIN)/python -m pip install --quiet --no-deps --target benchmarks/.deps trl==1.16.0

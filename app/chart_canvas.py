@@ -10,8 +10,8 @@ Strips. No textual here, so it is unit-tested as plain Python.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -27,10 +27,10 @@ Line = list[Run]
 @dataclass
 class PlotSeries:
     label: str
-    xs: Sequence[float]  # positions on the chart's x axis (steps, seconds or tokens)
-    steps: Sequence[float]  # the steps of the same points (the cursor moves in steps)
-    values: Sequence[float]
-    smoothed: Sequence[float] | None
+    xs: Sequence[float] | np.ndarray  # positions on the chart's x axis (steps, seconds or tokens)
+    steps: Sequence[float] | np.ndarray  # the steps of the same points (the cursor moves in steps)
+    values: Sequence[float] | np.ndarray
+    smoothed: Sequence[float] | np.ndarray | None
     colour: str
 
 
@@ -177,7 +177,7 @@ def legend_lines(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line
     return lines
 
 
-def _stats(values: Sequence[float]) -> SeriesStats | None:
+def _stats(values: Sequence[float] | np.ndarray) -> SeriesStats | None:
     array = np.asarray(values, dtype=float)
     finite = array[np.isfinite(array)]
     if finite.size == 0:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -216,7 +216,7 @@ class GridModel:
         else:
             index = bisect_left(steps, self.cursor) + delta
         index = min(max(index, 0), len(steps) - 1)
-        step = steps[index]
+        step: float = steps[index]
         if self.zoom is not None:
             step = min(max(step, self.zoom[0]), self.zoom[1])
         self.cursor = step
@@ -250,7 +250,9 @@ class GridModel:
         if self.zoom_mark is None:
             self.zoom_mark = self.cursor
             return "marked"
-        low, high = sorted((self.zoom_mark, self.cursor))  # type: ignore[type-var]
+        if self.cursor is None:  # no steps to put it on
+            return "too narrow"
+        low, high = sorted((self.zoom_mark, self.cursor))
         self.zoom_mark = None
         if high - low < 1:
             return "too narrow"

@@ -11,8 +11,12 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what bisect takes: a list, or the numpy arrays the chart grid bins
+    from _typeshed import SupportsLenAndGetItem
 
 # Each workflow's headline charts, pinned first by default (the keys the cookbook's loops log).
 HEADLINE_KEYS: dict[str, tuple[str, ...]] = {
@@ -247,7 +251,9 @@ def stats(values: Sequence[float]) -> SeriesStats | None:
     return SeriesStats(finite[-1], min(finite), max(finite))
 
 
-def value_at(steps: Sequence[float], values: Sequence[float], step: float) -> tuple[float, float] | None:
+def value_at(
+    steps: SupportsLenAndGetItem[float], values: SupportsLenAndGetItem[float], step: float
+) -> tuple[float, float] | None:
     """The series' (step, value) at `step`: its latest point at or before it (a sparse metric shows
     the value it last had)."""
     index = bisect_right(steps, step) - 1

@@ -187,7 +187,7 @@ def _healthy(base_url: str) -> bool:
 
 
 def _local_data_dir() -> Path:
-    from cookbook_tui.runners.engine import resolve_data_dir  # stdlib only at import
+    from cookbook_tui.recipes.paths import resolve_data_dir
 
     return resolve_data_dir(None)
 

@@ -3,8 +3,8 @@ app (whatever is focused), plus a recipe or run to open by name."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
-from typing import Iterator
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -21,11 +21,10 @@ class CookbookCommands(Provider):
             seen.add(binding.action)
             key = self.app.get_key_display(binding)
             yield binding.description, f"{binding.tooltip or binding.id}  ({key})", partial(
-                active.node.run_action, binding.action
+                self.app.run_action, binding.action, active.node
             )
         app = self.app
-        for title, help_text, callback in getattr(app, "palette_extras", lambda: [])():
-            yield title, help_text, callback
+        yield from getattr(app, "palette_extras", lambda: [])()
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self.entries():

@@ -8,34 +8,47 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from cookbook_tui.recipes.paths import user_config_dir
 from cookbook_tui.runners.rundir import pid_alive
 
 
+# Read-only members (properties), so the core's frozen dataclasses match them.
 class RecipeEntry(Protocol):
     """What the recipes screen shows (the shape of `cookbook_tui.recipes.RecipeInfo`)."""
 
-    name: str
-    path: Path
-    workflow: str
-    backend: str
-    description: str
-    bundled: bool
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def workflow(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def bundled(self) -> bool: ...
 
 
 class RecipeProblem(Protocol):
     """The shape of `cookbook_tui.recipes.RecipeIssue`."""
 
-    line: int | None
-    column: int | None
-    field: str | None
-    message: str
-    severity: str  # "error" blocks a launch; "warning" is shown and does not
+    @property
+    def line(self) -> int | None: ...
+    @property
+    def column(self) -> int | None: ...
+    @property
+    def field(self) -> str | None: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def severity(self) -> str: ...  # "error" blocks a launch; "warning" is shown and does not
 
 
 def is_error(problem: RecipeProblem) -> bool:
@@ -72,7 +85,7 @@ def tinker_remote() -> Any:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass

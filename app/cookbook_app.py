@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from textual import on, work
 from textual.app import App
@@ -14,7 +16,6 @@ from textual.worker import get_current_worker
 
 from cookbook_tui.app.config import AppConfig, RecipeEntry
 from cookbook_tui.app.messages import RunProcessExited
-from cookbook_tui.app.rundir_view import find_run_dirs, read_status
 from cookbook_tui.app.run_launcher import (
     RunProcess,
     resume_command,
@@ -22,6 +23,7 @@ from cookbook_tui.app.run_launcher import (
     start_run_process,
     stop_process,
 )
+from cookbook_tui.app.rundir_view import find_run_dirs, read_status
 from cookbook_tui.runners.rundir import new_run_dir, run_folder_name
 from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
@@ -89,8 +91,9 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
     def watched_run_dirs(self) -> list[Path]:
         dirs = dict.fromkeys(find_run_dirs(self.config.runs_dir))
         for screen in self.screen_stack:
-            if isinstance(getattr(screen, "run_dir", None), Path):
-                dirs[screen.run_dir] = None  # type: ignore[attr-defined]
+            run_dir = getattr(screen, "run_dir", None)
+            if isinstance(run_dir, Path):
+                dirs[run_dir] = None
         return list(dirs)
 
     def check_runs(self) -> None:
@@ -181,10 +184,10 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
         except Exception:  # noqa: BLE001 - the recipes screen reports it; the palette just omits them
             recipes = []
         for recipe in recipes:
-            extras.append((f"Edit recipe {recipe.name}", str(recipe.path), lambda r=recipe: self.open_editor(r)))
+            extras.append((f"Edit recipe {recipe.name}", str(recipe.path), partial(self.open_editor, recipe)))
         for run_dir in find_run_dirs(self.config.runs_dir)[:50]:
             label = f"{run_dir.parent.name}/{run_dir.name}"
-            extras.append((f"Open run {label}", str(run_dir), lambda d=run_dir: self.open_run(d)))
+            extras.append((f"Open run {label}", str(run_dir), partial(self.open_run, run_dir)))
         return extras
 
     # Runs: each process is started and owned by a thread worker

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 # Byte for byte what the user typed, atomically: the run dir's writer does exactly that.
 from cookbook_tui.runners.rundir import write_atomic as write_text_atomically

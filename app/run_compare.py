@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cookbook_tui.app.chart_model import compact, headline_keys
 from cookbook_tui.runners.rundir import CONFIG_FILE

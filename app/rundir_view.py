@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cookbook_tui.runners.alarms import Alarm, AlarmWatch, safe_thresholds, stall_alarm
 from cookbook_tui.runners.rundir import (
@@ -42,7 +43,7 @@ def parse_time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -404,7 +405,7 @@ def run_alarms(
 
 def cost_so_far(last_row: dict[str, Any]) -> float | None:
     value = last_row.get("cost/total_usd")
-    return float(value) if type(value) in (int, float) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def projected_cost(cost: float | None, steps: int | None, total_steps: int | None) -> float | None:

@@ -11,8 +11,8 @@ EXIT_BAD_INPUT = 2
 
 def compare_problem(run_dirs: list[str]) -> str | None:
     """Why these run dirs cannot be compared, in words that name the bad one; None if they can."""
-    from cookbook_tui.app.rundir_view import is_run_dir
     from cookbook_tui.app.run_compare import MAX_RUNS
+    from cookbook_tui.app.rundir_view import is_run_dir
 
     if not 2 <= len(run_dirs) <= MAX_RUNS:
         return f"compare takes 2 to {MAX_RUNS} run directories, got {len(run_dirs)}"

@@ -6,7 +6,17 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .common import bench_device, reference_dtype, sync, Comparison, Result, llama_30m_folder, median, offline_env, timed
+from .common import (
+    Comparison,
+    Result,
+    bench_device,
+    llama_30m_folder,
+    median,
+    offline_env,
+    reference_dtype,
+    sync,
+    timed,
+)
 
 BATCH, SEQ_LEN, RANK, LR = 16, 128, 32, 1e-4
 

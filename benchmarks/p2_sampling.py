@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .common import bench_device, reference_dtype, Comparison, Result, llama_30m_folder, median, offline_env, timed
+from .common import Comparison, Result, bench_device, llama_30m_folder, median, offline_env, reference_dtype, timed
 
 NUM_SAMPLES, MAX_TOKENS = 16, 64
 PROMPT = "<|im_start|>user\nWhat is 3 + 4?<|im_end|>\n<|im_start|>assistant\n"

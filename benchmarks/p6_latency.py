@@ -70,7 +70,7 @@ class DelayProxy:
             self._loop.run_until_complete(session.close())
         self._loop.close()
 
-    def __enter__(self) -> "DelayProxy":
+    def __enter__(self) -> DelayProxy:
         self._thread.start()
         self._ready.wait()
         return self

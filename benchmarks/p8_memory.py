@@ -44,12 +44,12 @@ def child(model_path: str, data_dir: str) -> dict:
     from tinker import types
 
     torch.set_num_threads(1)
-    from cookbook_tui.runners.engine.engine import Engine
-
     # Library code is not model memory: import what loading and LoRA use before the first reading.
     import peft  # noqa: F401
     import peft.tuners.lora  # noqa: F401
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM  # noqa: F401
+
+    from cookbook_tui.runners.engine.engine import Engine
 
     engine = Engine(Path(data_dir), device="cpu", seed=0)
     before = _rss()

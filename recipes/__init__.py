@@ -24,10 +24,16 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 if TYPE_CHECKING:
-    from cookbook_tui.recipes.catalog import RecipeInfo, list_recipes
-    from cookbook_tui.recipes.issues import RecipeError, RecipeIssue
-    from cookbook_tui.recipes.recipe import Recipe, load_recipe, recipe_from_text
-    from cookbook_tui.recipes.validate import check_recipe_text, validate_recipe_text
+    # `X as X`: re-exports (the names `__getattr__` loads lazily), for type checkers and linters.
+    from cookbook_tui.recipes.catalog import RecipeInfo as RecipeInfo
+    from cookbook_tui.recipes.catalog import list_recipes as list_recipes
+    from cookbook_tui.recipes.issues import RecipeError as RecipeError
+    from cookbook_tui.recipes.issues import RecipeIssue as RecipeIssue
+    from cookbook_tui.recipes.recipe import Recipe as Recipe
+    from cookbook_tui.recipes.recipe import load_recipe as load_recipe
+    from cookbook_tui.recipes.recipe import recipe_from_text as recipe_from_text
+    from cookbook_tui.recipes.validate import check_recipe_text as check_recipe_text
+    from cookbook_tui.recipes.validate import validate_recipe_text as validate_recipe_text
 
 
 def __getattr__(name: str) -> Any:

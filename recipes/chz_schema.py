@@ -54,7 +54,7 @@ class ConfigField:
     required: bool
     doc: str = ""
     choices: tuple[Any, ...] | None = None
-    nested: "ConfigSchema | None" = None
+    nested: ConfigSchema | None = None
 
     def describe(self) -> str:
         """One line for an editor or a help page: type, default, doc."""
@@ -79,7 +79,7 @@ class ConfigSchema:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ConfigSchema":
+    def from_json(cls, data: dict[str, Any]) -> ConfigSchema:
         return cls(
             target=data["target"],
             doc=data.get("doc", ""),
@@ -237,9 +237,9 @@ def _describe_class(cls: type, target: str, files: dict[str, int], depth: int = 
         kinds, choices, nested_cls = _kinds(annotation)
         if f._default is not MISSING:
             default, required = repr(_json_value(f._default)), False
-        elif f._default_factory is not MISSING:
+        elif callable(factory := f._default_factory):  # not MISSING
             try:
-                default = repr(f._default_factory())
+                default = repr(factory())
             except Exception:
                 default = "(computed)"
             required = False
@@ -309,12 +309,10 @@ def _from_disk(target: str) -> ConfigSchema | None:
 
 
 def _to_disk(schema: ConfigSchema) -> None:
-    folder = _cache_dir()
+    from cookbook_tui.runners.rundir import write_atomic  # stdlib only
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{_cache_key(schema.target)}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(schema.to_json()), encoding="utf-8")
-        os.replace(tmp, folder / f"{_cache_key(schema.target)}.json")
+        write_atomic(_cache_dir() / f"{_cache_key(schema.target)}.json", json.dumps(schema.to_json()))
     except OSError:
         pass  # a cache that cannot be written only costs time
 

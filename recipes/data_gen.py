@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cookbook_tui.recipes.paths import DATA_DIR
+from cookbook_tui.runners.rundir import write_atomic  # stdlib only
 
 # The guess-the-number env's system prompt (tinker_cookbook.recipes.multiplayer_rl.guess_number)
 # for the range the bundled recipe plays (env.options.upper_bound), copied so generating data needs
@@ -121,9 +122,7 @@ def write_all(dest: Path = DATA_DIR) -> list[Path]:
     written = []
     for name in GENERATORS:
         path = dest / name
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(render(name), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, render(name))
         written.append(path)
     return written
 

@@ -50,11 +50,12 @@ def field_help(text: str, line: int) -> str | None:
         if target is None:
             return f"[{parts[0]}]: {FREE_TABLES[parts[0]][0]}"
         try:
-            schema: ConfigSchema | None = schema_for(target, in_process=may_import_here())
+            top = schema_for(target, in_process=may_import_here())
         except SchemaUnavailable as exc:
             return str(exc)
         if len(parts) == 1:
-            return f"[{parts[0]}]: fields of {target}" + (f" — {schema.doc}" if schema.doc else "")
+            return f"[{parts[0]}]: fields of {target}" + (f" — {top.doc}" if top.doc else "")
+        schema: ConfigSchema | None = top
         field = None
         for part in parts[1:]:
             field = schema.fields.get(part) if schema is not None else None

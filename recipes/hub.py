@@ -57,7 +57,7 @@ def check_hub_repo(repo_id: str, repo_type: str, timeout: float = HUB_TIMEOUT_S)
     if in_local_cache(repo_id, repo_type):
         return HubAnswer(True)
     if _offline():
-        return HubAnswer(False, f"not in the local Hugging Face cache, and HF_HUB_OFFLINE=1 keeps the hub out of reach")
+        return HubAnswer(False, "not in the local Hugging Face cache, and HF_HUB_OFFLINE=1 keeps the hub out of reach")
     result: dict[str, HubAnswer] = {}
 
     def ask() -> None:

@@ -80,7 +80,7 @@ class Recipe:
     def data_path(self, value: str) -> Path:
         return resolve_data_path(value, self.base_dir)
 
-    def with_backend(self, backend: str) -> "Recipe":
+    def with_backend(self, backend: str) -> Recipe:
         settings = dict(self.settings, backend=backend)
         return Recipe(self.name, self.workflow, backend, self.path, self.text, settings, self.base_dir, self.warnings)
 

@@ -35,12 +35,12 @@ from cookbook_tui.recipes.schema import (
     COOKBOOK_WORKFLOW,
     DATASET_WORKFLOWS,
     ENTRY_CONFIG_CLASS,
-    FREE_TABLES,
-    RUN_DIR_FIELD,
-    RUNNER_FIELDS,
     ENV_WORKFLOWS,
+    FREE_TABLES,
     HUB_DATASETS,
     RENDERERS,
+    RUN_DIR_FIELD,
+    RUNNER_FIELDS,
     SECTIONS,
     TOP_LEVEL,
     WORKFLOWS,
@@ -320,8 +320,8 @@ def _check_workflow_needs(chk: _Checker, recipe: dict[str, Any], base_dir: Path,
                     f"{_did_you_mean(env['name'], list(bundled))}; or give env.builder = \"module:Name\"",
                     at_value=True,
                 )
-            elif bundled[env["name"]]:
-                hub.append(("env.name", bundled[env["name"]], "dataset"))
+            elif hub_name := bundled[env["name"]]:
+                hub.append(("env.name", hub_name, "dataset"))
         elif source == "builder":
             _check_entry_point(chk, "env.builder", env["builder"], deep)
     if "warmup" in present and recipe["warmup"].get("path"):

@@ -70,10 +70,12 @@ def _first_examples(recipe: Recipe, config: Any) -> tuple[str, list[list[tuple[s
     ro = recipe.section("rollouts")
     size = f"{len(dataset)} batches of {len(groups)} prompts x {ro['group_size']} rollouts"
 
+    from cookbook_tui.runners.samples import decode_text
+
     async def first_prompt() -> str:
         envs = await groups[0].make_envs()
         observation, _ = await envs[0].initial_observation()
-        return tokenizer.decode(observation.to_ints())
+        return decode_text(tokenizer, observation.to_ints())
 
     prompt = asyncio.run(first_prompt())
     return size, [[(prompt, 0.0)]], "the prompt; the policy's sampled tokens are what the loss covers"

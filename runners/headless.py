@@ -135,8 +135,8 @@ def _one_line(exc: BaseException) -> str:
 def _run(recipe: Recipe, run_dir: Path, resuming: bool, *, quiet: bool, json_events: bool) -> int:
     from cookbook_tui.runners.output import library_output_to
     from cookbook_tui.runners.progress import Reporter
-    from cookbook_tui.runners.rundir import LOG_FILE
     from cookbook_tui.runners.run import Runner
+    from cookbook_tui.runners.rundir import LOG_FILE
 
     run_dir.mkdir(parents=True, exist_ok=True)
     with library_output_to(run_dir / LOG_FILE) as (out, err):

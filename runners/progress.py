@@ -78,7 +78,7 @@ class Reporter:
         self.quiet = quiet or json_events
         self.console = Console(file=out, highlight=False)
         self.err_console = Console(file=err, highlight=False, markup=False)
-        self._progress: Progress | None = None
+        self._progress: StepProgress | None = None
         self._task: Any = None
         self._lock = threading.Lock()
         self._keys: tuple[str, ...] = ()

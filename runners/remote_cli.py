@@ -32,9 +32,10 @@ def add_remote_parser(sub: argparse._SubParsersAction) -> None:
     ttl.add_argument("seconds", help="seconds (>= 3600) or 'forever'")
 
 
-def _size(n: int | None) -> str:
-    if n is None:
+def _size(size: int | None) -> str:
+    if size is None:
         return "-"
+    n = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -12,14 +12,17 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+_loads: Callable[[str | bytes], Any]
 try:  # a run screen opening 100k metric rows spends most of its time parsing them
-    from orjson import loads as _loads
+    import orjson
+
+    _loads = orjson.loads
 except ImportError:  # pragma: no cover
     _loads = json.loads
 
@@ -36,7 +39,7 @@ EXITED_WITHOUT_STATUS = "process exited without a final status"
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 _UNSAFE_IN_FOLDER_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -55,7 +58,7 @@ def new_run_dir(runs_dir: Path | str, folder_name: str, now: datetime | None = N
     claim, so two runs started in the same second (two processes or the app twice) get two
     folders. `folder_name` is sanitised again, so any caller gets a safe single path component."""
     stem = _UNSAFE_IN_FOLDER_NAME.sub("-", folder_name).strip("-.") or "run"
-    base = Path(runs_dir) / stem / (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    base = Path(runs_dir) / stem / (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     base.parent.mkdir(parents=True, exist_ok=True)
     candidate, n = base, 1
     while True:

@@ -32,6 +32,14 @@ MAX_GROUPS_PER_STEP = 4
 MAX_ROLLOUTS_PER_GROUP = 32
 
 
+def decode_text(tokenizer: Any, tokens: Sequence[int]) -> str:
+    """One sequence's text (transformers types `decode` as `str | list[str]`, the list for batches)."""
+    text = tokenizer.decode(tokens)
+    if not isinstance(text, str):  # pragma: no cover - a flat list of ids decodes to one string
+        raise TypeError(f"the tokenizer decoded one sequence to {type(text).__name__}")
+    return text
+
+
 @dataclass(frozen=True)
 class HeldoutPrompt:
     prompt: tinker.ModelInput
@@ -108,8 +116,8 @@ class HeldoutSampler(SamplingClientEvaluator):
             tokens = response.sequences[0].tokens
             message, _ = self._renderer.parse_response(tokens)
             answer = renderers.get_text_content(message).strip()
-            prompt_text = self._tokenizer.decode(item.prompt.to_ints())
-            completion_text = self._tokenizer.decode(tokens)
+            prompt_text = decode_text(self._tokenizer, item.prompt.to_ints())
+            completion_text = decode_text(self._tokenizer, tokens)
             match = None if item.reference is None else answer == item.reference
             if match is not None:
                 matches.append(match)

@@ -153,10 +153,10 @@ def install(meter: TokenMeter) -> TokenMeter:
     _installed = meter
     training, sampling = tinker.TrainingClient, tinker.SamplingClient
     if not getattr(training.forward_backward, "__cookbook_tui_meter__", False):
-        training.forward_backward = _counted("trained", _data_tokens)(training.forward_backward)
-        training.forward_backward_custom = _counted("trained", _data_tokens)(training.forward_backward_custom)
-        training.forward = _counted("prefill", _data_tokens)(training.forward)
-        sampling.compute_logprobs = _counted("prefill", _prompt_tokens)(sampling.compute_logprobs)
+        training.forward_backward = _counted("trained", _data_tokens)(training.forward_backward)  # type: ignore[method-assign]  # the meter patches the SDK
+        training.forward_backward_custom = _counted("trained", _data_tokens)(training.forward_backward_custom)  # type: ignore[method-assign]  # the meter patches the SDK
+        training.forward = _counted("prefill", _data_tokens)(training.forward)  # type: ignore[method-assign]  # the meter patches the SDK
+        sampling.compute_logprobs = _counted("prefill", _prompt_tokens)(sampling.compute_logprobs)  # type: ignore[method-assign]  # the meter patches the SDK
         plain_sample = _counted("prefill", _prompt_tokens)(sampling.sample)
 
         @functools.wraps(plain_sample)
@@ -164,7 +164,7 @@ def install(meter: TokenMeter) -> TokenMeter:
             return _count_sampled(plain_sample(self, *args, **kwargs))
 
         sample.__cookbook_tui_meter__ = True  # type: ignore[attr-defined]
-        sampling.sample = sample
+        sampling.sample = sample  # type: ignore[method-assign]  # the meter patches the SDK
 
         plain_log = ml_log.MultiplexLogger.log_metrics
 
@@ -174,7 +174,7 @@ def install(meter: TokenMeter) -> TokenMeter:
                 metrics = {**metrics, **_installed.take_row()}
             plain_log(self, metrics, step)
 
-        ml_log.MultiplexLogger.log_metrics = log_metrics
+        ml_log.MultiplexLogger.log_metrics = log_metrics  # type: ignore[method-assign]  # the meter patches the SDK
     return meter
 
 

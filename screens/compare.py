@@ -12,12 +12,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from cookbook_tui.app.chart_grid_model import ChartRun
 from cookbook_tui.app.chart_model import compact, format_duration, run_colour
-from cookbook_tui.app.rundir_view import MetricsDigest, RunWatch, run_seconds
 from cookbook_tui.app.run_compare import (
     MAX_RUNS,
     config_diff,
@@ -27,16 +25,17 @@ from cookbook_tui.app.run_compare import (
     summarise,
     summary_keys,
 )
+from cookbook_tui.app.rundir_view import MetricsDigest, RunWatch, run_seconds
 from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.runners.rundir import METRICS_FILE
-from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
+from cookbook_tui.screens.base import CookbookScreen
 
 
 def recipe_name(watch: RunWatch) -> str:
     return watch.status.recipe or watch.run_dir.parent.name
 
 
-class CompareScreen(ReportsWorkerErrors, Screen[None]):
+class CompareScreen(CookbookScreen):
     TITLE = "Compare runs"
 
     BINDINGS = [
@@ -70,7 +69,7 @@ class CompareScreen(ReportsWorkerErrors, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        config = self.app.config  # type: ignore[attr-defined]
+        config = self.app.config
         self.sub_title = f"{len(self.run_dirs)} runs"
         self.watches = [RunWatch(run_dir, pid_alive=config.pid_alive) for run_dir in self.run_dirs]
         for watch in self.watches:
@@ -112,7 +111,7 @@ class CompareScreen(ReportsWorkerErrors, Screen[None]):
         )
 
     def summary_rows(self):
-        now = self.app.config.now()  # type: ignore[attr-defined]
+        now = self.app.config.now()
         keys = summary_keys([w.status.workflow for w in self.watches], [list(w.metrics.columns) for w in self.watches])
         rows = []
         for label, watch in zip(self.labels, self.watches):
@@ -173,9 +172,9 @@ class CompareScreen(ReportsWorkerErrors, Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        target = {"compare-charts": ChartGrid, "compare-config": "#compare-config-table",
-                  "compare-summary": "#compare-summary-table"}[tab]
-        self.query_one(target).focus()  # type: ignore[arg-type]
+        tables = {"compare-config": "#compare-config-table", "compare-summary": "#compare-summary-table"}
+        target = self.query_one(ChartGrid) if tab == "compare-charts" else self.query_one(tables[tab])
+        target.focus()
 
     def action_back(self) -> None:
         self.dismiss()

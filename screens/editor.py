@@ -10,7 +10,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static, TextArea
 
@@ -20,14 +19,14 @@ from cookbook_tui.app.recipe_files import recipe_file_name, write_text_atomicall
 from cookbook_tui.app.run_launcher import dry_run_command
 from cookbook_tui.app.widgets.issue_list import IssueList
 from cookbook_tui.app.widgets.recipe_editor import RecipeEditor
+from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen, SaveAsScreen
 from cookbook_tui.screens.dry_run import DryRunScreen
-from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
 DRY_RUN_TIMEOUT_S = 300
 
 
-class EditorScreen(ReportsWorkerErrors, Screen[None]):
+class EditorScreen(CookbookScreen):
     TITLE = "Recipe"
 
     BINDINGS = [
@@ -78,7 +77,7 @@ class EditorScreen(ReportsWorkerErrors, Screen[None]):
         return self.text != self.saved_text
 
     def validate_text(self, text: str) -> list:
-        return list(self.app.config.validate_recipe_text(text, str(self.path)))  # type: ignore[attr-defined]
+        return list(self.app.config.validate_recipe_text(text, str(self.path)))
 
     # Validation as you type: a quiet period, then a worker, then a message with the result.
     @on(TextArea.Changed, "#recipe-editor")
@@ -86,7 +85,7 @@ class EditorScreen(ReportsWorkerErrors, Screen[None]):
         self.show_state()
         if self._debounce is not None:
             self._debounce.stop()
-        self._debounce = self.set_timer(self.app.config.validate_delay, self.start_validation)  # type: ignore[attr-defined]
+        self._debounce = self.set_timer(self.app.config.validate_delay, self.start_validation)
 
     def start_validation(self) -> None:
         self.validate_in_background(self.text)
@@ -176,7 +175,7 @@ class EditorScreen(ReportsWorkerErrors, Screen[None]):
         self.save_to(self.path)
 
     def action_save_as(self, then: str | None = None) -> None:
-        folder = self.app.config.recipes_dir  # type: ignore[attr-defined]
+        folder = self.app.config.recipes_dir
 
         def chosen(name: str | None) -> None:
             if not name:
@@ -228,8 +227,8 @@ class EditorScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="dry-run", exit_on_error=False, description="Dry run")
     def dry_run_in_background(self, path: Path) -> None:
-        command = dry_run_command(self.app.config.python, path)  # type: ignore[attr-defined]
-        env = {**self.app.config.run_env, "FORCE_COLOR": "1", "COLUMNS": "120"}  # type: ignore[attr-defined]
+        command = dry_run_command(self.app.config.python, path)
+        env = {**self.app.config.run_env, "FORCE_COLOR": "1", "COLUMNS": "120"}
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=DRY_RUN_TIMEOUT_S, env={**os.environ, **env},
             stdin=subprocess.DEVNULL,
@@ -247,12 +246,14 @@ class EditorScreen(ReportsWorkerErrors, Screen[None]):
         path = self.saved_path_for("launch")
         if path is None:
             return
-        self.app.launch_run(path, self.recipe.name if path == Path(self.recipe.path) else path.stem)  # type: ignore[attr-defined]
+        self.app.launch_run(path, self.recipe.name if path == Path(self.recipe.path) else path.stem)
 
     def action_back(self) -> None:
         if not self.dirty:
             self.dismiss()
             return
-        self.app.push_screen(
-            ConfirmScreen("Discard your unsaved changes?", "Discard"), lambda yes: self.dismiss() if yes else None
-        )
+        async def discard(yes: bool | None) -> None:
+            if yes:
+                await self.dismiss()
+
+        self.app.push_screen(ConfirmScreen("Discard your unsaved changes?", "Discard"), discard)

@@ -20,7 +20,7 @@ def key_table(screen: Screen) -> Content:
     widget's, the screen's and the app's. Textual's generic cursor keys are left out."""
     rows: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
-    for key, active in screen.active_bindings.items():
+    for active in screen.active_bindings.values():
         binding = active.binding
         if not binding.id or not binding.description or binding.system:
             continue

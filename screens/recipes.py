@@ -7,15 +7,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.events import Key
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from cookbook_tui.app.widgets.in_order_input import InOrderInput
 from cookbook_tui.app.widgets.recipe_table import RecipeTable
-from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
+from cookbook_tui.screens.base import CookbookScreen
 
 
-class RecipesScreen(ReportsWorkerErrors, Screen[None]):
+class RecipesScreen(CookbookScreen):
     TITLE = "Recipes"
     left_for_another_screen = False  # set once the editor or runs screen has covered this one
 
@@ -62,7 +62,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen[None]):
         # Reading a dozen small TOML files takes milliseconds: done here so the list is never empty
         # on the first frame. A broken recipe file must not take the list down, hence the guard.
         try:
-            recipes = self.app.config.list_recipes()  # type: ignore[attr-defined]
+            recipes = self.app.config.list_recipes()
         except Exception as error:  # noqa: BLE001 - shown to the user, the app stays up
             self.query_one("#recipe-detail", Static).update(Content(f"Could not list recipes: {error}"))
             recipes = []
@@ -79,7 +79,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen[None]):
     def open_selected(self) -> None:
         recipe = self.table.selected
         if recipe is not None:
-            self.app.open_editor(recipe)  # type: ignore[attr-defined]
+            self.app.open_editor(recipe)
 
     @on(Input.Changed, "#recipe-filter")
     def filter_changed(self, event: Input.Changed) -> None:

@@ -17,11 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
+from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
-from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _short_time(iso: str | None) -> str:
     return iso.replace("T", " ")[:16] if iso else "-"
 
 
-class RemoteScreen(ReportsWorkerErrors, Screen[None]):
+class RemoteScreen(CookbookScreen):
     TITLE = "Tinker runs"
 
     BINDINGS = [
@@ -153,7 +153,7 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
 
     def remote(self) -> Any:
         if self._remote is None:
-            self._remote = self.app.config.remote()  # type: ignore[attr-defined]
+            self._remote = self.app.config.remote()
         return self._remote
 
     def _run_in_worker(self, what: str, fn: Any, *, done: str | None = None, reload: bool = True) -> None:
@@ -172,7 +172,7 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
             self.post_message(RemoteDone(done, reload))
 
     def action_reload(self) -> None:
-        roots = [self.app.config.runs_dir]  # type: ignore[attr-defined]
+        roots = [self.app.config.runs_dir]
         self._run_in_worker("list training runs", lambda: RemoteRunsLoaded(self.remote().runs(roots)))
 
     # -- tables --------------------------------------------------------------------------------
@@ -410,10 +410,10 @@ class RemoteScreen(ReportsWorkerErrors, Screen[None]):
             checkpoint.tinker_path,
             base_model=run.base_model if run else "",
             local_run_dir=Path(run.local_run_dir) if run and run.local_run_dir else None,
-            recipes_dir=self.app.config.recipes_dir,  # type: ignore[attr-defined]
+            recipes_dir=self.app.config.recipes_dir,
             renderer=(run.user_metadata or {}).get("renderer_name") if run else None,
         )
-        self.app.open_editor(entry)  # type: ignore[attr-defined]
+        self.app.open_editor(entry)
 
     def action_back(self) -> None:
         self.dismiss()

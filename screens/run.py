@@ -14,7 +14,6 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Log, TabbedContent, TabPane
 
@@ -32,14 +31,14 @@ from cookbook_tui.app.rundir_view import (
     recent_seconds_per_step,
     run_alarms,
 )
+from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
 from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
 from cookbook_tui.app.widgets.failure_view import FailureView
-from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.app.widgets.run_status_bar import RunStatusBar
 from cookbook_tui.app.widgets.samples_pane import SamplesPane
+from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
-from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
 LOG_LINES_KEPT = 2000
 # A metrics.jsonl bigger than this (~25k rows) is first read in a worker so the screen comes up at
@@ -48,7 +47,7 @@ BACKGROUND_FIRST_READ_BYTES = 4 * 1024 * 1024
 PREVIEW_BYTES = 1024 * 1024  # the tail drawn while the history is read
 
 
-class RunScreen(ReportsWorkerErrors, Screen[None]):
+class RunScreen(CookbookScreen):
     TITLE = "Run"
 
     BINDINGS = [
@@ -65,7 +64,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def __init__(self, run_dir: Path) -> None:
         super().__init__()
         self.run_dir = run_dir
-        self.watch: RunWatch | None = None
+        self.run_watch: RunWatch | None = None
         self.seen_samples = 0
         self.seen_checkpoints = 0
         self.chart_run = ChartRun("", run_colour(0))
@@ -98,7 +97,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         grid = self.query_one(ChartGrid)
         grid.set_runs([self.chart_run])
         grid.focus()
-        self.watch = RunWatch(self.run_dir, pid_alive=self.app.config.pid_alive)  # type: ignore[attr-defined]
+        self.run_watch = RunWatch(self.run_dir, pid_alive=self.app.config.pid_alive)
         try:
             big = (self.run_dir / METRICS_FILE).stat().st_size > BACKGROUND_FIRST_READ_BYTES
         except OSError:
@@ -116,14 +115,14 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             self.start_polling()
 
     def start_polling(self) -> None:
-        interval = self.app.config.poll_interval  # type: ignore[attr-defined]
+        interval = self.app.config.poll_interval
         if interval > 0:
             self.set_interval(interval, self.poll_run_dir)
 
     @work(thread=True, exclusive=True, group="history", exit_on_error=False, description="Reading the run's metrics")
     def read_history(self) -> None:
-        assert self.watch is not None
-        changed = self.watch.poll()
+        assert self.run_watch is not None
+        changed = self.run_watch.poll()
         self.post_message(RunDirRead(changed))
 
     @on(RunDirRead)
@@ -135,9 +134,9 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def effective_status(self) -> RunStatus:
         """status.json, unless this app started the run and its process has not written one yet
         (a new run, or a resumed one whose status.json is still the previous attempt's)."""
-        assert self.watch is not None
-        status = self.watch.status
-        process = self.app.run_processes.get(self.run_dir)  # type: ignore[attr-defined]
+        assert self.run_watch is not None
+        status = self.run_watch.status
+        process = self.app.run_processes.get(self.run_dir)
         if process is None:
             return status
         if status.pid == process.pid:
@@ -156,11 +155,11 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         )
 
     def poll_run_dir(self) -> None:
-        assert self.watch is not None
+        assert self.run_watch is not None
         if not self.run_dir.is_dir():
             self.close_deleted()
             return
-        self.show_changes(self.watch.poll())
+        self.show_changes(self.run_watch.poll())
 
     def on_screen_resume(self) -> None:
         if not self.run_dir.is_dir():
@@ -176,13 +175,13 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             self.dismiss()
 
     def show_changes(self, changed: set[str]) -> None:
-        assert self.watch is not None
+        assert self.run_watch is not None
         status = self.effective_status()
         if status.state != self.shown_state:
             self.shown_state = status.state
             self.refresh_bindings()  # the footer's "Stop run" follows the state
-        metrics = self.watch.metrics
-        now = self.app.config.now()  # type: ignore[attr-defined]
+        metrics = self.run_watch.metrics
+        now = self.app.config.now()
         pace = recent_seconds_per_step(metrics.columns)
         alarms = run_alarms(status, self.run_dir / METRICS_FILE, metrics.alarms, metrics.steps_done(), pace, now)
         self.query_one(RunStatusBar).show(status, self.run_dir, now, metrics.steps_done(), pace, alarms,
@@ -194,14 +193,14 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             self.query_one(ChartGrid).data_changed()
         if "samples" in changed:
             for pane in self.query(SamplesPane):
-                pane.add_samples(self.watch.samples[self.seen_samples :])
-            self.seen_samples = len(self.watch.samples)
+                pane.add_samples(self.run_watch.samples[self.seen_samples :])
+            self.seen_samples = len(self.run_watch.samples)
         if "checkpoints" in changed:
-            self.query_one(CheckpointsTable).add_checkpoints(self.watch.checkpoints[self.seen_checkpoints :])
-            self.seen_checkpoints = len(self.watch.checkpoints)
+            self.query_one(CheckpointsTable).add_checkpoints(self.run_watch.checkpoints[self.seen_checkpoints :])
+            self.seen_checkpoints = len(self.run_watch.checkpoints)
         if "log" in changed:
             # The Log widget keeps the last LOG_LINES_KEPT lines; the watch keeps none.
-            new_lines = self.watch.take_log_lines()
+            new_lines = self.run_watch.take_log_lines()
             self.query_one("#run-log", Log).write_lines([printable(line) for line in new_lines])
 
     @on(ChartCursorMoved)
@@ -224,7 +223,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.dismiss()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "stop_run" and self.watch is not None:
+        if action == "stop_run" and self.run_watch is not None:
             # "x Stop run" is offered only while there is something to stop.
             return self.effective_status().state in ("running", "starting")
         return True
@@ -236,7 +235,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             return
         self.app.push_screen(
             ConfirmScreen(f"Stop the run in {self.run_dir}? (SIGTERM; it can be resumed)", "Stop run"),
-            lambda yes: self.app.stop_run(self.run_dir, status.pid) if yes else None,  # type: ignore[attr-defined]
+            lambda yes: self.app.stop_run(self.run_dir, status.pid) if yes else None,
         )
 
     # Chat with a checkpoint: a worker asks the checkpoint's OpenAI-compatible endpoint (the

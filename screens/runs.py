@@ -9,7 +9,6 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from cookbook_tui.app.rundir_view import (
@@ -24,8 +23,8 @@ from cookbook_tui.app.rundir_view import (
     run_seconds,
 )
 from cookbook_tui.app.widgets.runs_table import COLUMNS, RunRow, RunsTable, sort_value
+from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
-from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
 REFRESH_EVERY_S = 2.0
 
@@ -45,7 +44,7 @@ def remove_empty_parent(run_dir: Path, runs_dir: Path) -> None:
             pass
 
 
-class RunsScreen(ReportsWorkerErrors, Screen[None]):
+class RunsScreen(CookbookScreen):
     TITLE = "Runs"
 
     BINDINGS = [
@@ -71,14 +70,14 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         yield Header()
         yield Static(id="runs-folder")
         yield Input(placeholder="filter runs (run, recipe, state, backend, model); Esc clears", id="runs-filter")
-        yield RunsTable(self.app.config.runs_dir, id="runs-table")  # type: ignore[attr-defined]
+        yield RunsTable(self.app.config.runs_dir, id="runs-table")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#runs-filter", Input).display = False
         self.action_reload()
         self.table.focus()
-        if self.app.config.poll_interval > 0:  # type: ignore[attr-defined]
+        if self.app.config.poll_interval > 0:
             self.set_interval(REFRESH_EVERY_S, self.action_reload)
 
     def on_screen_resume(self) -> None:
@@ -89,7 +88,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         return self.query_one(RunsTable)
 
     def action_reload(self) -> None:
-        config = self.app.config  # type: ignore[attr-defined]
+        config = self.app.config
         now = config.now()
         rows = []
         for run_dir in find_run_dirs(config.runs_dir):
@@ -178,7 +177,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
     def open_run(self) -> None:
         row = self.table.selected
         if row is not None:
-            self.app.open_run(row.run_dir)  # type: ignore[attr-defined]
+            self.app.open_run(row.run_dir)
 
     def action_toggle_mark(self) -> None:
         self.table.toggle_mark()
@@ -208,7 +207,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         if row.status.state == "finished":
             self.notify("That run finished; nothing to resume.", severity="warning")
             return
-        self.app.resume_run(row.run_dir)  # type: ignore[attr-defined]
+        self.app.resume_run(row.run_dir)
 
     def action_stop(self) -> None:
         row = self.table.selected
@@ -218,7 +217,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
         pid = row.status.pid
         self.app.push_screen(
             ConfirmScreen(f"Stop {self.table.label(row.run_dir)}? (SIGTERM; it can be resumed)", "Stop run"),
-            lambda yes: self.app.stop_run(row.run_dir, pid) if yes else None,  # type: ignore[attr-defined]
+            lambda yes: self.app.stop_run(row.run_dir, pid) if yes else None,
         )
 
     def action_delete(self) -> None:
@@ -233,7 +232,7 @@ class RunsScreen(ReportsWorkerErrors, Screen[None]):
             if not yes:
                 return
             shutil.rmtree(row.run_dir, ignore_errors=False)
-            remove_empty_parent(row.run_dir, self.app.config.runs_dir)  # type: ignore[attr-defined]
+            remove_empty_parent(row.run_dir, self.app.config.runs_dir)
             self.notify(f"Deleted {row.run_dir}")
             self.action_reload()
 

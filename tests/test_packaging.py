@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"app": "cookbook_tui.app", "screens": "cookbook_tui.screens", "runners": "cookbook_tui.runners", "recipes": "cookbook_tui.recipes"}

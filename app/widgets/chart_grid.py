@@ -7,7 +7,7 @@ hands each visible chart its series. Only the charts on the page are drawn.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from textual import on
 from textual.app import ComposeResult

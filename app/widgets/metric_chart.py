@@ -6,8 +6,8 @@ redraw costs the binning in chart_canvas and nothing per frame.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 from rich.segment import Segment
 from rich.style import Style

@@ -16,23 +16,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cookbook_tui.recipes.paths import resolve_data_dir
+
 logger = logging.getLogger("cookbook_tui.engine")
 
 # The SDK refuses API keys without this prefix, so even the unchecked loopback key carries it.
 API_KEY_PREFIX = "tml-"
 DEFAULT_LOCAL_API_KEY = "tml-local"
-
-
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """`data_dir`, else `$COOKBOOK_TUI_DATA_DIR`, else the user data dir."""
-    if data_dir:
-        return Path(data_dir).expanduser()
-    env = os.environ.get("COOKBOOK_TUI_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("cookbook-tui"))
 
 
 def is_loopback(host: str) -> bool:

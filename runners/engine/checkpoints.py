@@ -30,14 +30,19 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cookbook_tui.runners.rundir import write_atomic
+from cookbook_tui.runners.rundir import pid_alive, write_atomic
 
 from .errors import EngineError
 
+if TYPE_CHECKING:
+    from tinker.types.checkpoint import CheckpointType
+
 TINKER_SCHEME = "tinker://"
-KIND_FOLDERS = {"weights": "training", "sampler_weights": "sampler", "external_weights": "external"}
+KIND_FOLDERS: dict[str, CheckpointType] = {
+    "weights": "training", "sampler_weights": "sampler", "external_weights": "external"
+}
 # The service's range for checkpoint TTLs (tinker.types.SaveWeightsRequest.ttl_seconds).
 MIN_TTL_SECONDS = 3600
 MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
@@ -92,9 +97,9 @@ def check_ttl(ttl_seconds: int | None) -> int | None:
 
 def expires_at(ttl_seconds: int | None, now: datetime | None = None) -> str | None:
     """The ISO expiry time `ttl_seconds` from now (None: never)."""
-    if check_ttl(ttl_seconds) is None:
+    if (ttl := check_ttl(ttl_seconds)) is None:
         return None
-    return ((now or datetime.now(UTC)) + timedelta(seconds=ttl_seconds)).isoformat()
+    return ((now or datetime.now(UTC)) + timedelta(seconds=ttl)).isoformat()
 
 
 def is_expired(meta: dict[str, Any], now: datetime | None = None) -> bool:
@@ -128,16 +133,6 @@ def _umask_mode(mode: int) -> int:
     except OSError:  # pragma: no cover - not Linux
         pass
     return mode & ~0o022
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class CheckpointStore:

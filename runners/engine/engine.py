@@ -19,15 +19,17 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from tinker import types
 
+from ..rundir import pid_alive
 from ..tiny_model import MODEL_SHAPE, TINY_MODEL_NAME
 from . import losses, sampling
 from .adapters import Adapter, AdapterCache, SamplerSlots, read_adapter_file
@@ -41,14 +43,13 @@ from .checkpoints import (
     expires_at,
     folder_size,
     parse_tinker_path,
-    pid_alive,
     tinker_path,
     utc_now,
     write_peft_export,
 )
 from .errors import EngineError
-from .sample_jobs import SampleCancelled, SampleJob
 from .models import LORA_ALPHA, BaseModel, BaseModelCache, SharedModel, check_lora_config, pick_device
+from .sample_jobs import SampleCancelled, SampleJob
 
 __all__ = ["Engine", "EngineError"]
 
@@ -630,7 +631,7 @@ class Engine:
         )
 
 
-def _checkpoint(model_id: str, kind: str, name: str, folder: Path, meta: dict) -> types.Checkpoint:
+def _checkpoint(model_id: str, kind: str, name: str, folder: Path, meta: dict[str, Any]) -> types.Checkpoint:
     return types.Checkpoint(
         checkpoint_id=f"{kind}/{name}",
         checkpoint_type=KIND_FOLDERS[kind],

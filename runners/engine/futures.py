@@ -17,8 +17,9 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from .errors import EngineError
 
@@ -157,7 +158,7 @@ class FutureStore:
                 try:
                     await asyncio.wait_for(future.done.wait(), timeout=min(left, check_seconds))
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if gone is not None and gone():
                         return None
         future.delivered_at = time.monotonic()
@@ -243,7 +244,7 @@ class OrderedQueue:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._gap_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 lowest = min(self._waiting)
                 logger.warning(
                     "%s: seq_id %d never arrived after %.0f s; continuing at %d",

@@ -14,8 +14,9 @@ import itertools
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from tinker import types
@@ -104,12 +105,12 @@ class BaseModelCache:
                 f"cannot load base_model {name!r}: {str(exc).splitlines()[0] if str(exc) else exc}",
                 category="user",
             ) from exc
-        model.to(self.device)
+        model.to(self.device)  # type: ignore[arg-type]  # transformers types `to` through a decorator that loses its signature
         model.eval()
         model.requires_grad_(False)
         config = model.config
         context_length = int(
-            getattr(config, "max_position_embeddings", None)
+            getattr(config, "max_position_embeddings", 0)
             or getattr(tokenizer, "model_max_length", 2048)
         )
         base = BaseModel(

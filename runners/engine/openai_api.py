@@ -234,7 +234,7 @@ class OpenAIEndpoints:
             try:
                 result = await asyncio.wait_for(asyncio.shield(answer), timeout=0.5)
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if transport is None or transport.is_closing():
                     gone = True  # the client hung up: the sampler drops the job
                     return types.SampleResponse(sequences=[]), True

@@ -11,8 +11,8 @@ boundary and answered with `SampleCancelled`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tinker import types
 

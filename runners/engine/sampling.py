@@ -22,13 +22,15 @@ whatever it is batched with. Semantics follow tinker 0.38's SamplingParams:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from tinker import types
+from tinker.types._pydantic_types.tensor_data import TensorData as WireTensorData  # a request's (as tinker's client)
+from tinker.types.stop_reason import StopReason
 from tinker.types.topk_logprobs import MASK_LOGPROB, TopkLogprobs
 
 from .errors import EngineError
@@ -45,21 +47,26 @@ class StopRules:
             return cls(frozenset(eos_ids), ())
         if isinstance(stop, str):
             stop = [stop]
-        stop = list(stop)  # type: ignore[arg-type]
-        if not stop:
+        wrong = "sampling_params.stop must be a string, a list of strings or a list of token ids"
+        if not isinstance(stop, Iterable):
+            raise EngineError(wrong)
+        items = list(stop)
+        if not items:
             return cls(frozenset(), ())
-        if all(isinstance(s, str) for s in stop):
-            return cls(frozenset(eos_ids), tuple(s for s in stop if s))
-        if all(isinstance(s, int) and not isinstance(s, bool) for s in stop):
-            return cls(frozenset(eos_ids) | frozenset(stop), ())
-        raise EngineError("sampling_params.stop must be a string, a list of strings or a list of token ids")
+        strings = [s for s in items if isinstance(s, str)]
+        if len(strings) == len(items):
+            return cls(frozenset(eos_ids), tuple(s for s in strings if s))
+        ids = [s for s in items if isinstance(s, int) and not isinstance(s, bool)]
+        if len(ids) == len(items):
+            return cls(frozenset(eos_ids) | frozenset(ids), ())
+        raise EngineError(wrong)
 
 
 @dataclass
 class Completion:
     tokens: list[int]
     logprobs: list[float]
-    stop_reason: str  # "stop" | "length"
+    stop_reason: StopReason
 
 
 def check_sampling_params(params: types.SamplingParams) -> None:
@@ -109,19 +116,20 @@ def prompt_logprobs_from_logits(
 
 
 
-def _sparse_or_dense(values: np.ndarray, like: types.TensorData) -> types.TensorData:
+def _sparse_or_dense(values: np.ndarray, like: WireTensorData) -> types.TensorData:
     """A float32 TensorData of `values` in the layout (dense or sparse CSR) of `like`."""
-    if like.sparse_crow_indices is None:
+    crow_indices, col_indices = like.sparse_crow_indices, like.sparse_col_indices
+    if crow_indices is None or col_indices is None:
         return types.TensorData.from_numpy(values.astype(np.float32))
-    crow = np.asarray(like.sparse_crow_indices, dtype=np.int64)
-    col = np.asarray(like.sparse_col_indices, dtype=np.int64)
+    crow = np.asarray(crow_indices, dtype=np.int64)
+    col = np.asarray(col_indices, dtype=np.int64)
     rows = np.repeat(np.arange(len(crow) - 1), np.diff(crow))
     return types.TensorData(
         data=values[rows, col].astype(np.float32),
         dtype="float32",
         shape=list(values.shape),
-        sparse_crow_indices=list(like.sparse_crow_indices),
-        sparse_col_indices=list(like.sparse_col_indices),
+        sparse_crow_indices=list(crow_indices),
+        sparse_col_indices=list(col_indices),
     )
 
 
@@ -142,13 +150,13 @@ class SampleTask:
     topk_prompt_logprobs: int = 0
     prompt_logprobs_last_n: int | None = None
     topk_sample_logprobs: int = 0
-    target_prompt_logprobs: types.TensorData | None = None
+    target_prompt_logprobs: WireTensorData | None = None
     prompt_alt_tokens_k: int = 0
     # Filled while it runs:
     tokens: list[list[int]] = field(default_factory=list)
     logprobs: list[list[float]] = field(default_factory=list)
     topk: list[list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=list)
-    reasons: list[str | None] = field(default_factory=list)
+    reasons: list[StopReason | None] = field(default_factory=list)
     steps: int = 0
     prompt_outputs: dict[str, Any] = field(default_factory=dict)
     live: list[int] = field(default_factory=list)  # its rows still decoding, in batch order
@@ -268,9 +276,9 @@ def _prompt_outputs(task: SampleTask, logits: torch.Tensor) -> dict[str, Any]:
         logp = torch.log_softmax(logits[:-1].float(), dim=-1)  # row i scores prompt position i + 1
         if task.target_prompt_logprobs is not None:
             ids = torch.as_tensor(task.target_prompt_logprobs.to_numpy(pad_value=-1), device=logp.device)
-            values = logp.gather(-1, ids.clamp(min=0)).masked_fill(ids < 0, 0.0)
+            target_lps = logp.gather(-1, ids.clamp(min=0)).masked_fill(ids < 0, 0.0)
             out["target_prompt_logprobs"] = _sparse_or_dense(
-                values.cpu().numpy(), task.target_prompt_logprobs
+                target_lps.cpu().numpy(), task.target_prompt_logprobs
             )
         if task.prompt_alt_tokens_k > 0:
             k = task.prompt_alt_tokens_k
@@ -382,7 +390,7 @@ def mergeable_cache(cache: Any) -> bool:
     per-layer key/value tensors (sliding-window or hybrid layers crop and keep offsets)."""
     from transformers.cache_utils import DynamicLayer
 
-    layers = getattr(cache, "layers", None)
+    layers = getattr(cache, "layers", None) or ()
     return bool(layers) and all(type(layer) is DynamicLayer or type(layer) is _BUFFERED for layer in layers)
 
 
@@ -523,6 +531,7 @@ class DecodeBatch:
         """Draw one token for every live row, answer the requests that finished (or were
         cancelled), drop rows that stopped, then run one forward for the rows that go on."""
         assert self.logits is not None and self.mask is not None and self.row_params is not None
+        assert self.positions is not None
         device = self.logits.device
         # Every row of a request draws its uniform each step, finished or not, so a row's draws
         # depend on its request alone; only live rows are in the batch.
@@ -548,8 +557,8 @@ class DecodeBatch:
                 continue
             if task.topk_sample_logprobs > 0:
                 rows = self.logits[start : start + width]
-                top_ids, top_lps = _topk_of(rows, task.params, task.topk_sample_logprobs)
-                top_ids, top_lps = top_ids.cpu().numpy(), top_lps.cpu().numpy()
+                ids_t, lps_t = _topk_of(rows, task.params, task.topk_sample_logprobs)
+                top_ids, top_lps = ids_t.cpu().numpy(), lps_t.cpu().numpy()
             still = []
             for k, row in enumerate(task.live):
                 token = token_list[start + k]

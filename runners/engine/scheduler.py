@@ -28,8 +28,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .sample_jobs import SampleCancelled, SampleJob
 

@@ -32,9 +32,10 @@ import os
 import time
 import urllib.parse
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pydantic
 from aiohttp import web
@@ -42,8 +43,8 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from tinker import types
 
 from .errors import EngineError
-from .openai_api import OAI_PREFIX, OpenAIEndpoints, oai_error
 from .futures import FutureOutcome, FutureStore, OrderedQueue, PendingFuture
+from .openai_api import OAI_PREFIX, OpenAIEndpoints, oai_error
 from .sample_jobs import SampleJob
 from .scheduler import Scheduler
 from .wire import (
@@ -812,7 +813,7 @@ class EngineServer:
                 changed = log.changed
                 try:
                     await asyncio.wait_for(changed.wait(), timeout=min(0.5, max(0.0, deadline - time.monotonic())))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             log.watchers -= 1

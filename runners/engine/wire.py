@@ -10,14 +10,16 @@ these encoders mirror).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pydantic
 from google.protobuf.message import DecodeError
 from tinker import types
 from tinker.proto import tinker_public_pb2 as pb
+from tinker.types.topk_logprobs import TopkLogprobs
 
 PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
 
@@ -114,7 +116,7 @@ def _tensor_from_proto(msg: pb.Tensor, where: str) -> types.TensorData:
 
 
 def _model_input_from_proto(chunks: Sequence[pb.Chunk], where: str) -> types.ModelInput:
-    out: list[types.EncodedTextChunk] = []
+    out: list[types.ModelInputChunk] = []
     for i, chunk in enumerate(chunks):
         kind = chunk.WhichOneof("chunk")
         if kind != "encoded_text":
@@ -245,7 +247,7 @@ def encode_forward_backward_output(output: types.ForwardBackwardOutput) -> bytes
 _STOP_REASONS = {"stop": pb.STOP_REASON_STOP, "length": pb.STOP_REASON_LENGTH}
 
 
-def _topk_to_proto(target: pb.TopkLogprobs, topk: types.TopkLogprobs) -> None:
+def _topk_to_proto(target: pb.TopkLogprobs, topk: TopkLogprobs) -> None:
     token_ids = np.ascontiguousarray(topk.token_ids, dtype=np.int32)
     logprobs = np.ascontiguousarray(topk.logprobs, dtype=np.float32)
     target.length, target.k = (int(token_ids.shape[0]), int(token_ids.shape[1]))

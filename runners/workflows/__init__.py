@@ -9,18 +9,26 @@ from cookbook_tui.runners.workflows.common import Stage, StageContext
 def build_stage(recipe: Recipe, ctx: StageContext) -> Stage:
     """The main stage's config for `recipe.workflow` (imports only that workflow's cookbook loop)."""
     if recipe.workflow == "sl":
-        from cookbook_tui.runners.workflows import sl as module
-    elif recipe.workflow in ("rl", "multiturn_rl"):
-        from cookbook_tui.runners.workflows import rl as module
-    elif recipe.workflow == "dpo":
-        from cookbook_tui.runners.workflows import dpo as module
-    elif recipe.workflow == "distill":
-        from cookbook_tui.runners.workflows import distill as module
-    elif recipe.workflow == "cookbook":
-        from cookbook_tui.runners.workflows import cookbook as module
-    else:  # the validator only lets the names above through
-        raise ValueError(f"unknown workflow {recipe.workflow!r}")
-    return module.build(recipe, ctx)
+        from cookbook_tui.runners.workflows import sl
+
+        return sl.build(recipe, ctx)
+    if recipe.workflow in ("rl", "multiturn_rl"):
+        from cookbook_tui.runners.workflows import rl
+
+        return rl.build(recipe, ctx)
+    if recipe.workflow == "dpo":
+        from cookbook_tui.runners.workflows import dpo
+
+        return dpo.build(recipe, ctx)
+    if recipe.workflow == "distill":
+        from cookbook_tui.runners.workflows import distill
+
+        return distill.build(recipe, ctx)
+    if recipe.workflow == "cookbook":
+        from cookbook_tui.runners.workflows import cookbook
+
+        return cookbook.build(recipe, ctx)
+    raise ValueError(f"unknown workflow {recipe.workflow!r}")  # the validator only lets the names above through
 
 
 def build_warmup(recipe: Recipe, ctx: StageContext) -> Stage:

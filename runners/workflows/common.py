@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ def load_entry_point(spec: str) -> Any:
 def construct(cls: Any, options: dict[str, Any], standard: dict[str, Any]) -> Any:
     """Build a user's (or the cookbook's) builder: the recipe's options, plus whichever of the
     standard arguments (batch size, tokenizer model, renderer, …) its signature accepts."""
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):

@@ -18,11 +18,16 @@ from cookbook_tui.runners.workflows.common import (
     construct,
     expected_steps,
     heldout_sampler_factory,
-    load_entry_point,
     learning_rate,
+    load_entry_point,
     make_config,
 )
-from cookbook_tui.runners.workflows.datasets import PromptFileDatasetBuilder, materialize_jsonl, prompt_messages, reference_answer
+from cookbook_tui.runners.workflows.datasets import (
+    PromptFileDatasetBuilder,
+    materialize_jsonl,
+    prompt_messages,
+    reference_answer,
+)
 
 
 def prompts_builder(recipe: Recipe, ctx: StageContext):

@@ -7,7 +7,15 @@ from tinker_cookbook.preference.dpo_datasets import DPODatasetBuilderFromCompari
 
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.recipes.schema import HUB_DATASETS
-from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, learning_rate, load_entry_point, make_config
+from cookbook_tui.runners.workflows.common import (
+    Stage,
+    StageContext,
+    construct,
+    expected_steps,
+    learning_rate,
+    load_entry_point,
+    make_config,
+)
 from cookbook_tui.runners.workflows.datasets import ComparisonFileBuilder, materialize_jsonl
 from cookbook_tui.runners.workflows.sl import common_config, file_rows, heldout_sampler_builder
 

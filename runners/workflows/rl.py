@@ -10,7 +10,15 @@ from tinker_cookbook.rl.types import RLDatasetBuilder
 
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.runners.samples import RecordingRLDatasetBuilder
-from cookbook_tui.runners.workflows.common import Stage, StageContext, construct, expected_steps, learning_rate, load_entry_point, make_config
+from cookbook_tui.runners.workflows.common import (
+    Stage,
+    StageContext,
+    construct,
+    expected_steps,
+    learning_rate,
+    load_entry_point,
+    make_config,
+)
 from cookbook_tui.runners.workflows.envs import ArithmeticDatasetBuilder, GuessNumberDatasetBuilder
 
 

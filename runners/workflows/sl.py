@@ -17,8 +17,8 @@ from cookbook_tui.runners.workflows.common import (
     construct,
     expected_steps,
     heldout_sampler_factory,
-    load_entry_point,
     learning_rate,
+    load_entry_point,
     make_config,
     train_on,
 )

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from server_helpers import SDK_TIMEOUT, TINY, local_server, service_client, wait_healthy  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.xdist_group("server-families")

@@ -13,7 +13,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from server_helpers import SDK_TIMEOUT, TINY, one_datum, local_server, service_client  # noqa: F401 (fixtures)
+from server_helpers import SDK_TIMEOUT, TINY, local_server, one_datum, service_client  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.xdist_group("server-parity")
 
@@ -179,9 +179,9 @@ def test_retrieve_futures_reports_finished_samples_and_cancel_future_stops_one(l
 
 
 def test_the_sdk_polls_samples_through_retrieve_futures(service_client, local_server) -> None:
-    from tinker import types
-
     import time
+
+    from tinker import types
 
     sampler = service_client.create_sampling_client(base_model=TINY).result(timeout=SDK_TIMEOUT)
     futures = [

@@ -210,8 +210,9 @@ def test_an_unknown_base_model_fails_creation_with_its_name(service_client) -> N
 def test_a_checkpoint_outlives_its_server(tiny_model_path, tiny_tokenizer, tmp_path) -> None:
     """A new server over the same data dir resumes a checkpoint an earlier one wrote."""
     import tinker
-    from cookbook_tui.runners.engine import start_local_server
     from tinker import types
+
+    from cookbook_tui.runners.engine import start_local_server
 
     data = _addition(tiny_tokenizer)[:4]
     with start_local_server(data_dir=tmp_path) as first:
@@ -239,8 +240,9 @@ def test_try_again_answers_are_polled_until_the_result_is_ready(tiny_model_path,
     import logging
 
     import tinker
-    from cookbook_tui.runners.engine import start_local_server
     from tinker import types
+
+    from cookbook_tui.runners.engine import start_local_server
 
     with start_local_server(data_dir=tmp_path, hold_seconds=0.0) as server:
         wait_healthy(server.base_url)

@@ -7,6 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from tinker import types
+from tinker.proto.request_conv import forward_backward_request_to_proto
+from tinker.proto.response_conv import deserialize_forward_backward_output, deserialize_sample_response
+
 from cookbook_tui.runners.engine.wire import (
     WireError,
     decode_forward_backward_request,
@@ -14,9 +18,6 @@ from cookbook_tui.runners.engine.wire import (
     encode_sample_response,
     parse_json_request,
 )
-from tinker import types
-from tinker.proto.request_conv import forward_backward_request_to_proto
-from tinker.proto.response_conv import deserialize_forward_backward_output, deserialize_sample_response
 
 
 def _encode_request(data, loss_fn="cross_entropy", loss_fn_config=None, forward_only=False) -> bytes:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cookbook_tui.recipes import RecipeIssue, recipe_from_text, validate_recipe_text
-from cookbook_tui.recipes import chz_schema
+from cookbook_tui.recipes import RecipeIssue, chz_schema, recipe_from_text, validate_recipe_text
 from cookbook_tui.recipes.schema import COOKBOOK_CONFIGS
 
 RL = """\

@@ -165,9 +165,8 @@ def sdk_trains_a_step(base_url: str, api_key: str, steps: int = 3) -> list[float
     """An unmodified SDK client creates a model and trains `steps` steps on one fixed sequence;
     returns the loss of each step (it falls when training works)."""
     import tinker
-    from tinker import types
-
     from server_helpers import SDK_TIMEOUT
+    from tinker import types
 
     service = tinker.ServiceClient(base_url=base_url, api_key=api_key)
     try:

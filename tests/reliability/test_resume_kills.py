@@ -117,7 +117,7 @@ def _kill_and_resume(
     for k in range(kills):
         if k == 0 and first_kill_in_warmup:
             warmup = run_dir / "warmup"
-            condition, what = (lambda: len(rundir.read_metrics(warmup)) > 2), "warmup step 2"
+            condition, what = (lambda warmup=warmup: len(rundir.read_metrics(warmup)) > 2), "warmup step 2"
         else:
             condition, what = _kill_point(run_dir, total, rng)
         _wait_then_kill(_start(args, output), condition, what, output)

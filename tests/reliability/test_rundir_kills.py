@@ -5,7 +5,6 @@ intact sample rows."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys

@@ -9,7 +9,6 @@ import copy
 import json
 import random
 
-import pytest
 from reliability_helpers import (
     TINY,
     create_live_ids,

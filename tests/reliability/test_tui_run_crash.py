@@ -10,7 +10,6 @@ import signal
 import sys
 from pathlib import Path
 
-import pytest
 from textual.widgets import TabbedContent
 
 from cookbook_tui.app.config import AppConfig, list_installed_recipes, validate_with_core
@@ -78,7 +77,7 @@ async def test_a_run_killed_mid_training_shows_failed_while_the_other_finishes(
         await wait_until(pilot, lambda: not app.run_processes[survivor].running(), "the survivor's exit")
         assert app.run_processes[survivor].popen.returncode == 0
         assert not survivor_screen.query_one(FailureView).has_class("-shown")
-        assert len(survivor_screen.watch.metrics.columns["train_mean_nll"][0]) == SURVIVOR_STEPS
+        assert len(survivor_screen.run_watch.metrics.columns["train_mean_nll"][0]) == SURVIVOR_STEPS
 
         # Back to the dead run's screen: failed, and the failure view says why.
         await pilot.press("escape")
@@ -92,5 +91,5 @@ async def test_a_run_killed_mid_training_shows_failed_while_the_other_finishes(
         assert failure.border_title == "Run failed"
         steps_before_kill = len(rundir.read_metrics(doomed))
         assert 1 <= steps_before_kill < 500
-        assert doomed_screen.watch.metrics.steps_done() == steps_before_kill
+        assert doomed_screen.run_watch.metrics.steps_done() == steps_before_kill
         assert app.is_running

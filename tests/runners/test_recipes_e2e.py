@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from run_helpers import cli, events, mean, reduced_recipe, series
 
 from cookbook_tui.runners import rundir
 from cookbook_tui.runners.samples import MAX_GROUPS_PER_STEP
-
-from run_helpers import cli, events, mean, reduced_recipe, series
 
 pytestmark = pytest.mark.usefixtures("tiny_model_path")
 

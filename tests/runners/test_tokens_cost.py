@@ -3,16 +3,14 @@ cost/*; counts match what the run sent (trained tokens = the batch's tokens)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
+from run_helpers import cli, reduced_recipe
 
 from cookbook_tui.runners import rundir
 from cookbook_tui.runners.token_meter import ModelPrices, TokenMeter, load_prices
-
-from run_helpers import cli, reduced_recipe
 
 pytestmark = pytest.mark.usefixtures("tiny_model_path")
 

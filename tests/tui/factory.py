@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cookbook_tui.app.config import AppConfig
 from cookbook_tui.app.cookbook_app import CookbookApp
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-FIXED_NOW = datetime(2026, 11, 28, 11, 30, 0, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2026, 11, 28, 11, 30, 0, tzinfo=UTC)
 LIVE_PIDS = {424242}  # the fixture RL run's pid: "alive" for the tests
 TERMINAL = (120, 36)
 

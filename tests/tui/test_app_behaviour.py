@@ -13,12 +13,11 @@ from pathlib import Path
 from textual.command import CommandList
 
 from cookbook_tui.app.commands import CookbookCommands
+from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.screens.dialogs import ConfirmScreen, QuitScreen
 from cookbook_tui.screens.editor import EditorScreen
 from cookbook_tui.screens.run import RunScreen
 from cookbook_tui.screens.runs import RunsScreen
-
-from cookbook_tui.app.widgets.chart_grid import ChartGrid
 
 from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, charted_keys, make_app
 from .waiting import wait_until
@@ -174,7 +173,7 @@ async def test_a_run_started_earlier_shows_live_after_a_restart_and_failed_once_
             with (run_dir / "metrics.jsonl").open("a") as handle:
                 handle.write('{"step": 1, "train_mean_nll": 2.5}\n')
             screen.poll_run_dir()
-            assert screen.watch.metrics.columns["train_mean_nll"][1] == [3.0, 2.5]
+            assert screen.run_watch.metrics.columns["train_mean_nll"][1] == [3.0, 2.5]
             sleeper.kill()
             sleeper.wait()
             screen.poll_run_dir()
@@ -278,12 +277,12 @@ async def test_a_long_history_is_read_in_the_background_then_followed(tmp_path: 
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, RunScreen)
-        await wait_until(pilot, lambda: "train_mean_nll" in screen.watch.metrics.columns, "the history")
-        assert len(screen.watch.metrics.columns["train_mean_nll"][0]) == 3000
+        await wait_until(pilot, lambda: "train_mean_nll" in screen.run_watch.metrics.columns, "the history")
+        assert len(screen.run_watch.metrics.columns["train_mean_nll"][0]) == 3000
         assert "train_mean_nll" in charted_keys(screen)
         with (run_dir / "metrics.jsonl").open("a") as handle:
             handle.write('{"step": 3000, "train_mean_nll": 1.0}\n')
-        await wait_until(pilot, lambda: screen.watch.metrics.columns["train_mean_nll"][0][-1] == 3000, "the new row")
+        await wait_until(pilot, lambda: screen.run_watch.metrics.columns["train_mean_nll"][0][-1] == 3000, "the new row")
 
 
 async def test_stopping_a_run_from_the_runs_screen_asks_then_sends_sigterm(tmp_path: Path) -> None:

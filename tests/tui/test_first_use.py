@@ -8,7 +8,6 @@ import stat
 from pathlib import Path
 
 from cookbook_tui.runners import headless
-
 from cookbook_tui.screens.editor import EditorScreen
 
 from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, make_app
@@ -279,8 +278,8 @@ async def test_dialogs_show_their_whole_text(in_fixtures) -> None:
 
 # Item 12 -----------------------------------------------------------------------------------------
 async def test_the_app_started_to_edit_a_file_opens_it_in_the_editor(tmp_path: Path) -> None:
-    from cookbook_tui.app.cookbook_app import CookbookApp
     from cookbook_tui.app.config import describe_recipe_file
+    from cookbook_tui.app.cookbook_app import CookbookApp
     from cookbook_tui.screens.recipes import RecipesScreen
 
     from .factory import fixture_config

@@ -87,7 +87,7 @@ async def test_pick_edit_fix_launch_watch_finish(tmp_path: Path, tiny_model_path
         assert run_screen.run_dir.parent == tmp_path / "runs" / "short-sft"
 
         # metrics appear in the run screen as the run trains, then it finishes
-        columns = lambda: run_screen.watch.metrics.columns  # noqa: E731
+        columns = lambda: run_screen.run_watch.metrics.columns  # noqa: E731
         await wait_until(pilot, lambda: "train_mean_nll" in columns(), "the first metrics", polls=1200)
         assert "train_mean_nll" in charted_keys(run_screen)
         await wait_until(

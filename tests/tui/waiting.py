@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 async def wait_until(pilot, condition: Callable[[], bool], what: str, polls: int = 600, every: float = 0.1) -> None:

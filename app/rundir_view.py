@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +28,13 @@ from cookbook_tui.runners.rundir import (
     SAMPLES_FILE,
     STATUS_FILE,
     JsonlTail,
+    parse_time,
     pid_alive,
     read_jsonl,
 )
 
 RUN_DIR_MARKERS = (STATUS_FILE, METRICS_FILE, CHECKPOINTS_FILE, CONFIG_FILE)
 ACTIVE_STATES = ("running",)
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass

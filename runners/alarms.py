@@ -22,11 +22,10 @@ import statistics
 import time
 import tomllib
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.runners.rundir import METRICS_FILE, read_metrics, read_status
+from cookbook_tui.runners.rundir import METRICS_FILE, parse_time, read_metrics, read_status
 
 KL_KEY = "optim/kl_sample_train_v1"
 ENTROPY_KEY = "optim/entropy"
@@ -92,16 +91,6 @@ def _median_step_seconds(rows: list[dict[str, Any]]) -> float | None:
     """From the loops' own per-step timing (`time/total`), when they log it."""
     timed = [v for _, v in _series(rows, "time/total") if v > 0]
     return statistics.median(timed) if timed else None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def check_metrics(rows: list[dict[str, Any]], thresholds: AlarmThresholds = AlarmThresholds()) -> list[Alarm]:
@@ -180,7 +169,7 @@ def check_stalled(
 ) -> Alarm | None:
     """`stall_alarm` for a run's rows and status.json (`last_write`: the metrics file's mtime)."""
     status = status or {}
-    started = _parse_time(status.get("started_at"))
+    started = parse_time(status.get("started_at"))
     return stall_alarm(
         status.get("state"), last_write, started.timestamp() if started else None,
         rows[-1]["step"] + 1 if rows else 0, _median_step_seconds(rows), now, thresholds,

@@ -61,6 +61,18 @@ class RemoteRun:
         return asdict(self)
 
 
+def format_size(n: int | None) -> str:
+    """Bytes for people: 176.0 MiB; "-" when unknown."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(n)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 

@@ -32,19 +32,8 @@ def add_remote_parser(sub: argparse._SubParsersAction) -> None:
     ttl.add_argument("seconds", help="seconds (>= 3600) or 'forever'")
 
 
-def _size(size: int | None) -> str:
-    if size is None:
-        return "-"
-    n = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def remote_main(args: argparse.Namespace) -> int:
-    from cookbook_tui.runners.remote import Remote, RemoteError
+    from cookbook_tui.runners.remote import Remote, RemoteError, format_size
 
     try:
         remote = Remote()
@@ -63,7 +52,7 @@ def remote_main(args: argparse.Namespace) -> int:
                 print()
             for c in checkpoints if not args.json else ():
                 public = "public" if c.public else "private"
-                print(f"{c.kind:<8} {_size(c.size_bytes):>10}  {c.created or '-'}  expires {c.expires or 'never'}  {public}  {c.tinker_path}")
+                print(f"{c.kind:<8} {format_size(c.size_bytes):>10}  {c.created or '-'}  expires {c.expires or 'never'}  {public}  {c.tinker_path}")
         elif verb == "download":
             files = remote.download(args.tinker_path, Path(args.dir))
             print(f"{args.tinker_path} -> {args.dir} ({', '.join(f.name for f in files)})")

@@ -38,6 +38,18 @@ STATES = ("running", "finished", "failed", "cancelled")
 EXITED_WITHOUT_STATUS = "process exited without a final status"
 
 
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 time from a run file (status.json's, the cookbook's), as aware UTC; None when
+    absent or unreadable. A naive time is taken as UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

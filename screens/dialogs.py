@@ -66,22 +66,25 @@ class QuitScreen(ModalScreen[str | None]):
         self.dismiss(None if event.button.id == "cancel" else event.button.id)
 
 
-class SaveAsScreen(ModalScreen[str | None]):
-    """Ask for a recipe name; the file goes into the user's recipes folder."""
+class AskScreen(ModalScreen[str | None]):
+    """One line of text (None when cancelled or empty); Escape cancels."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="save_as.cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="ask.cancel")]
 
-    def __init__(self, folder: str, suggestion: str) -> None:
+    def __init__(
+        self, question: str, value: str = "", placeholder: str = "", *,
+        ok_label: str = "OK", ok_id: str = "ok", input_id: str = "ask-value",
+    ) -> None:
         super().__init__()
-        self.folder = folder
-        self.suggestion = suggestion
+        self.question, self.value, self.placeholder = question, value, placeholder
+        self.ok_label, self.ok_id, self.input_id = ok_label, ok_id, input_id
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Save a copy in {self.folder}", classes="dialog-question")
-            yield InOrderInput(value=self.suggestion, placeholder="recipe name", id="save-as-name")
+            yield Label(self.question, classes="dialog-question")
+            yield InOrderInput(value=self.value, placeholder=self.placeholder, id=self.input_id)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save", variant="primary", id="save")
+                yield Button(self.ok_label, variant="primary", id=self.ok_id)
                 yield Button("Cancel", id="cancel")
 
     @on(Input.Submitted)
@@ -90,7 +93,19 @@ class SaveAsScreen(ModalScreen[str | None]):
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
+        if event.button.id == self.ok_id:
             self.dismiss(self.query_one(Input).value.strip() or None)
         else:
             self.dismiss(None)
+
+
+class SaveAsScreen(AskScreen):
+    """Ask for a recipe name; the file goes into the user's recipes folder."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="save_as.cancel")]
+
+    def __init__(self, folder: str, suggestion: str) -> None:
+        super().__init__(f"Save a copy in {folder}", suggestion, "recipe name",
+                         ok_label="Save", ok_id="save", input_id="save-as-name")
+        self.folder = folder
+        self.suggestion = suggestion

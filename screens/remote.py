@@ -15,13 +15,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
+from cookbook_tui.runners.remote import format_size
 from cookbook_tui.screens.base import CookbookScreen
-from cookbook_tui.screens.dialogs import ConfirmScreen
+from cookbook_tui.screens.dialogs import AskScreen, ConfirmScreen
 
 
 @dataclass
@@ -60,44 +60,7 @@ class RemoteSampled(Message):
     answers: list[tuple[str, str]]  # (checkpoint, completion or error)
 
 
-class AskScreen(ModalScreen[str | None]):
-    """One line of text; Escape cancels."""
-
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="ask.cancel")]
-
-    def __init__(self, question: str, value: str = "", placeholder: str = "") -> None:
-        super().__init__()
-        self.question, self.value, self.placeholder = question, value, placeholder
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-question")
-            yield Input(value=self.value, placeholder=self.placeholder, id="ask-value")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("OK", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
-
-    @on(Input.Submitted)
-    def submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
-
-    @on(Button.Pressed)
-    def pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(self.query_one(Input).value.strip() or None if event.button.id == "ok" else None)
-
-
 RUN_COLUMNS = ("run id", "base model", "last request", "local run")
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(n)
 
 
 def _short_time(iso: str | None) -> str:
@@ -228,7 +191,7 @@ class RemoteScreen(CookbookScreen):
         for c in self.checkpoints:
             mark = "*" if c.tinker_path in self.marked else " "
             table.add_row(
-                mark, c.kind, Text(c.checkpoint_id.rsplit("/", 1)[-1]), _size(c.size_bytes), _short_time(c.created),
+                mark, c.kind, Text(c.checkpoint_id.rsplit("/", 1)[-1]), format_size(c.size_bytes), _short_time(c.created),
                 _short_time(c.expires) if c.expires else "never", "yes" if c.public else "no",
                 key=c.tinker_path,
             )

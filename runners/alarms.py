@@ -18,9 +18,7 @@ Stdlib only (the TUI imports it).
 from __future__ import annotations
 
 import math
-import statistics
 import time
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -63,6 +61,8 @@ def load_thresholds(config_dir: Path | None = None) -> AlarmThresholds:
     path = Path(config_dir) / ALARMS_FILE
     if not path.is_file():
         return AlarmThresholds()
+    import tomllib  # only when there is a file: the TUI's first frame imports this module
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -90,7 +90,11 @@ def _series(rows: list[dict[str, Any]], key: str) -> list[tuple[int, float]]:
 def _median_step_seconds(rows: list[dict[str, Any]]) -> float | None:
     """From the loops' own per-step timing (`time/total`), when they log it."""
     timed = [v for _, v in _series(rows, "time/total") if v > 0]
-    return statistics.median(timed) if timed else None
+    if not timed:
+        return None
+    timed.sort()
+    middle = len(timed) // 2
+    return timed[middle] if len(timed) % 2 else (timed[middle - 1] + timed[middle]) / 2
 
 
 def check_metrics(rows: list[dict[str, Any]], thresholds: AlarmThresholds = AlarmThresholds()) -> list[Alarm]:

@@ -301,4 +301,9 @@ class Remote:
         return answers
 
     def close(self) -> None:
+        """Stop the SDK clients' background work (heartbeats, connection pools)."""
+        for client in (self._rest, self._service):
+            holder = getattr(client, "holder", None)
+            if holder is not None:
+                holder.close()
         self._service = self._rest = None

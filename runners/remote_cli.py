@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,25 @@ def add_remote_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def remote_main(args: argparse.Namespace) -> int:
+    """Run one remote command and end the process at once (see `_leave`)."""
+    code = _remote(args)
+    _leave(code)
+    return code  # not reached
+
+
+def _leave(code: int) -> None:
+    # The tinker SDK's client threads keep running at interpreter shutdown; one that writes to
+    # stderr then can abort the process (SIGABRT after the command had succeeded, seen in CI).
+    # The command's output is complete: flush it and exit without finalising those threads.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a reader that went away (`| head`): nothing left to say to it
+            pass
+    os._exit(code)
+
+
+def _remote(args: argparse.Namespace) -> int:
     from cookbook_tui.runners.remote import Remote, RemoteError, format_size
 
     try:

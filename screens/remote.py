@@ -378,5 +378,9 @@ class RemoteScreen(CookbookScreen):
         )
         self.app.open_editor(entry)
 
+    def on_unmount(self) -> None:
+        if self._remote is not None and hasattr(self._remote, "close"):
+            self._remote.close()  # the SDK's heartbeat and connection threads
+
     def action_back(self) -> None:
         self.dismiss()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -28,6 +29,19 @@ def wait_healthy(base_url: str, api_key: str | None = None, timeout: float = 10.
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def post_raw(base_url: str, path: str, body: dict, timeout: float = 40) -> tuple[int, bytes]:
+    """POST a JSON body to /api/v1/<path>, as a client without the SDK would: (status, body)."""
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,10 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from server_helpers import SDK_TIMEOUT, TINY, local_server, one_datum, service_client  # noqa: F401 (fixtures)
+from server_helpers import SDK_TIMEOUT, TINY, local_server, one_datum, post_raw, service_client  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.xdist_group("server-parity")
 
@@ -125,23 +123,11 @@ def test_tinker_checkpoint_download_fetches_the_adapter(service_client, trained,
     assert not [c for c in listed if c.checkpoint_type == "external"]
 
 
-def _post(base_url: str, path: str, body: dict, timeout: float = 40):
-    request = urllib.request.Request(
-        f"{base_url}/api/v1/{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
 def test_retrieve_futures_reports_finished_samples_and_cancel_future_stops_one(local_server) -> None:
     url = local_server.base_url
-    session = json.loads(_post(url, "create_session", {"tags": [], "user_metadata": None, "sdk_version": "0.38.0"})[1])["session_id"]
+    session = json.loads(post_raw(url, "create_session", {"tags": [], "user_metadata": None, "sdk_version": "0.38.0"})[1])["session_id"]
     sampler = json.loads(
-        _post(url, "create_sampling_session", {"session_id": session, "sampling_session_seq_id": 0, "base_model": TINY})[1]
+        post_raw(url, "create_sampling_session", {"session_id": session, "sampling_session_seq_id": 0, "base_model": TINY})[1]
     )["sampling_session_id"]
 
     def sample(seq_id: int, max_tokens: int) -> str:
@@ -150,20 +136,20 @@ def test_retrieve_futures_reports_finished_samples_and_cancel_future_stops_one(l
             "prompt": {"chunks": [{"type": "encoded_text", "tokens": [1, 2, 3]}]},
             "sampling_params": {"max_tokens": max_tokens, "temperature": 1.0},
         }
-        return json.loads(_post(url, "asample", body)[1])["request_id"]
+        return json.loads(post_raw(url, "asample", body)[1])["request_id"]
 
     quick = sample(0, 4)
     long_ones = [sample(i, 256) for i in range(1, 30)]
     cancelled = long_ones[-1]
-    assert _post(url, "cancel_future", {"request_id": cancelled})[0] == 200
-    status, raw = _post(url, "retrieve_future", {"request_id": cancelled})
+    assert post_raw(url, "cancel_future", {"request_id": cancelled})[0] == 200
+    status, raw = post_raw(url, "retrieve_future", {"request_id": cancelled})
     assert "cancelled by the client" in json.loads(raw)["error"]
 
     target = {"type": "sampling_session", "sampling_session_id": sampler, "cloned_sampler_id": 0}
     finished: dict = {}
     cursor = 0
     for _ in range(20):  # each long poll returns once something finished
-        _, raw = _post(url, "retrieve_futures", {"target": target, "prev_cursor": cursor})
+        _, raw = post_raw(url, "retrieve_futures", {"target": target, "prev_cursor": cursor})
         polled = json.loads(raw)
         finished.update({c["request_id"]: c for c in polled["completions"]})
         cursor = polled["cursor"]
@@ -173,9 +159,9 @@ def test_retrieve_futures_reports_finished_samples_and_cancel_future_stops_one(l
     assert finished[quick]["response_payload_uncompressed_size"] > 0
     assert finished[cancelled]["state"] == "failed"
     # Acknowledged events are not reported again.
-    _, raw = _post(url, "retrieve_futures", {"target": target, "prev_cursor": cursor, "timeout": 0})
+    _, raw = post_raw(url, "retrieve_futures", {"target": target, "prev_cursor": cursor, "timeout": 0})
     assert quick not in {c["request_id"] for c in json.loads(raw)["completions"]}
-    _post(url, f"sessions/{session}/finish", {"reason": {"type": "success"}})
+    post_raw(url, f"sessions/{session}/finish", {"reason": {"type": "success"}})
 
 
 def test_the_sdk_polls_samples_through_retrieve_futures(service_client, local_server) -> None:

@@ -9,31 +9,15 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-from server_helpers import SDK_TIMEOUT, TINY, one_datum, wait_healthy
+from server_helpers import SDK_TIMEOUT, TINY, one_datum, post_raw, wait_healthy
 
 from cookbook_tui.runners.engine.sample_jobs import SampleCancelled, SampleJob
 from cookbook_tui.runners.engine.scheduler import Scheduler
 
 FLOOD_CLIENT = Path(__file__).with_name("sampling_flood_client.py")
-
-
-def _post(base_url: str, path: str, body: dict, timeout: float = 10):
-    request = urllib.request.Request(
-        f"{base_url}/api/v1/{path}",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
 
 
 class _RecordingEngine:
@@ -129,9 +113,9 @@ def fast_expiry_server(tiny_model_path, tmp_path):
 
 def test_a_session_without_heartbeats_expires_and_its_queued_samples_are_dropped(fast_expiry_server) -> None:
     url = fast_expiry_server.base_url
-    _, body = _post(url, "create_session", {"tags": [], "user_metadata": None, "sdk_version": "0.38.0"})
+    _, body = post_raw(url, "create_session", {"tags": [], "user_metadata": None, "sdk_version": "0.38.0"})
     session = json.loads(body)["session_id"]
-    _, body = _post(
+    _, body = post_raw(
         url,
         "create_sampling_session",
         {"session_id": session, "sampling_session_seq_id": 0, "base_model": TINY},
@@ -144,17 +128,17 @@ def test_a_session_without_heartbeats_expires_and_its_queued_samples_are_dropped
         "prompt": {"chunks": [{"type": "encoded_text", "tokens": [1, 2, 3]}]},
         "sampling_params": {"max_tokens": 800, "temperature": 1.0},
     }
-    ids = [json.loads(_post(url, "asample", sample)[1])["request_id"] for _ in range(200)]
+    ids = [json.loads(post_raw(url, "asample", sample)[1])["request_id"] for _ in range(200)]
     time.sleep(3.0)  # no heartbeat: the session is gone after 1.5 s
-    status, body = _post(url, "session_heartbeat", {"session_id": session})
+    status, body = post_raw(url, "session_heartbeat", {"session_id": session})
     assert status == 410 and "expired" in json.loads(body)["error"]
     errors = []
     for rid in ids:
-        _, raw = _post(url, "retrieve_future", {"request_id": rid})
+        _, raw = post_raw(url, "retrieve_future", {"request_id": rid})
         errors.append(None if raw[:1] != b"{" else json.loads(raw).get("error"))  # else a protobuf result
     # Not every one of 200 long samples ran in 1.5 s: the rest were dropped, saying why.
     assert sum(1 for e in errors if e and "expired" in e) > 100
-    status, body = _post(url, "create_sampling_session", {"session_id": session, "sampling_session_seq_id": 1, "base_model": TINY})
+    status, body = post_raw(url, "create_sampling_session", {"session_id": session, "sampling_session_seq_id": 1, "base_model": TINY})
     assert status == 400 and "expired" in json.loads(body)["error"]
 
 

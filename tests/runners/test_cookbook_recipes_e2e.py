@@ -34,16 +34,21 @@ def _steps(run_dir: Path) -> list[int]:
     return [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-# (recipe, steps it records): the async loop discards its last batch as too stale once the data
-# runs out (tinker-cookbook's behaviour), so 4 steps of data give 3 training steps.
-MODULE_RECIPES = [("math-rl-async", 3), ("math-rl-stream", 3), ("text-arena-tictactoe", 3), ("preference-shorter", 4)]
+# (recipe, the step counts it may record): the async loop discards a batch sampled more than
+# max_steps_off_policy steps before its training turn (tinker-cookbook's behaviour); whether the
+# last of its 4 batches is that stale depends on timing, so it trains 3 or 4 steps (both seen in CI).
+MODULE_RECIPES = [
+    ("math-rl-async", {3, 4}), ("math-rl-stream", {3}), ("text-arena-tictactoe", {3}), ("preference-shorter", {4}),
+]
 
 
-@pytest.mark.parametrize(("name", "steps"), MODULE_RECIPES, ids=[n for n, _ in MODULE_RECIPES])
-def test_bundled_cookbook_module_recipe_records_every_step(tmp_path: Path, name: str, steps: int) -> None:
+@pytest.mark.parametrize(("name", "counts"), MODULE_RECIPES, ids=[n for n, _ in MODULE_RECIPES])
+def test_bundled_cookbook_module_recipe_records_every_step(tmp_path: Path, name: str, counts: set[int]) -> None:
     run_dir = tmp_path / "run"
     _finished(BUNDLED_DIR / f"{name}.toml", run_dir)
-    assert _steps(run_dir) == list(range(steps))
+    steps = len(_steps(run_dir))
+    assert steps in counts
+    assert _steps(run_dir) == list(range(steps))  # every step once, in order
     assert rundir.read_status(run_dir)["step"] == steps
     rows = rundir.read_metrics(run_dir)
     assert all("env/all/reward/total" in r and "optim/entropy" in r for r in rows)

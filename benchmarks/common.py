@@ -56,6 +56,15 @@ class Comparison:
     goal: str = ""
     notes: str = ""
 
+    @classmethod
+    def of_times(
+        cls, case: str, unit: str, ours: list[float], reference: list[float], *, goal: str, notes: str
+    ) -> Comparison:
+        """Both sides' timings compared by their medians (times: lower is better)."""
+        return cls(
+            case, unit, statistics.median(ours), statistics.median(reference), higher_is_better=False, goal=goal, notes=notes
+        )
+
     @property
     def ratio(self) -> float:
         if self.higher_is_better:

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import Comparison, Result, median, offline_env
+from .common import Comparison, Result, offline_env
 
 GROUP, MAX_TOKENS, RANK, LR = 16, 32, 16, 1e-4
 PROMPT = "What is 3 + 4?"
@@ -134,14 +134,6 @@ def run(quick: bool = False) -> Result:
         reference_label="TRL GRPOTrainer",
     )
     result.rows.append(
-        Comparison(
-            case="tiny ~1M",
-            unit="s/step",
-            ours=median(ours),
-            reference=median(ref),
-            higher_is_better=False,
-            goal=">= 1.2 (issue 15)",
-            notes=f"median of {steps} steps",
-        )
+        Comparison.of_times("tiny ~1M", "s/step", ours, ref, goal=">= 1.2 (issue 15)", notes=f"median of {steps} steps")
     )
     return result

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 
-from .common import Comparison, Result, median
+from .common import Comparison, Result
 
 FIRST_FRAME_THEN_EXIT = """
 async def auto_pilot(pilot):
@@ -63,12 +63,11 @@ def run(quick: bool = False) -> Result:
         reference_label="Textual hello app",
     )
     result.rows.append(
-        Comparison(
-            case="home screen",
-            unit="s",
-            ours=median(ours),
-            reference=median(hello),
-            higher_is_better=False,
+        Comparison.of_times(
+            "home screen",
+            "s",
+            ours,
+            hello,
             goal="<= 1.5x (ratio >= 0.67)",
             notes=f"median of {repeats}; heavy modules imported: {heavy or 'none'}",
         )

@@ -32,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tinker.types import ParsedCheckpointTinkerPath
+
 from cookbook_tui.runners.rundir import pid_alive, write_atomic
 
 from .errors import EngineError
@@ -69,17 +71,27 @@ def tinker_path(model_id: str, kind: str, name: str) -> str:
     return f"{TINKER_SCHEME}{model_id}/{kind}/{name}"
 
 
-def parse_tinker_path(path: str) -> tuple[str, str, str]:
-    """`tinker://<model_id>/<weights|sampler_weights>/<name>` -> (model_id, kind, name)."""
+def parse_tinker_path(path: str) -> ParsedCheckpointTinkerPath:
+    """`tinker://<run>/<weights|sampler_weights|external_weights>/<name>`, read by the SDK's own
+    parser (`checkpoint_id` is `<kind folder>/<name>`); a path it refuses, or one with an empty
+    run or name, is a user error that names the path."""
+    expected = "expected tinker://<run>/weights/<name>, .../sampler_weights/<name> or .../external_weights/<name>"
     if not isinstance(path, str) or not path.startswith(TINKER_SCHEME):
-        raise EngineError(f"not a tinker path: {path!r} (expected tinker://<model_id>/weights/<name>)")
-    parts = path[len(TINKER_SCHEME) :].split("/")
-    if len(parts) != 3 or parts[1] not in KIND_FOLDERS or not parts[0] or not parts[2]:
-        raise EngineError(
-            f"not a tinker checkpoint path: {path!r} "
-            "(expected tinker://<model_id>/weights/<name> or .../sampler_weights/<name>)"
-        )
-    return parts[0], parts[1], parts[2]
+        raise EngineError(f"not a tinker path: {path!r} ({expected})")
+    try:
+        parsed = ParsedCheckpointTinkerPath.from_tinker_path(path)
+    except ValueError:
+        parsed = None
+    if parsed is None or not parsed.training_run_id or parsed.checkpoint_id.endswith("/"):
+        raise EngineError(f"not a tinker checkpoint path: {path!r} ({expected})")
+    return parsed
+
+
+def checkpoint_location(path: str) -> tuple[str, str, str]:
+    """A checkpoint path's (run id, kind folder, name): where it lives under the data dir."""
+    parsed = parse_tinker_path(path)
+    kind, name = parsed.checkpoint_id.split("/")
+    return parsed.training_run_id, kind, name
 
 
 def check_ttl(ttl_seconds: int | None) -> int | None:
@@ -183,7 +195,7 @@ class CheckpointStore:
 
     # -- checkpoints --------------------------------------------------------------------------
     def checkpoint_dir(self, path: str) -> Path:
-        model_id, kind, name = parse_tinker_path(path)
+        model_id, kind, name = checkpoint_location(path)
         return self.run_dir(model_id) / kind / check_checkpoint_name(name)
 
     def existing_checkpoint_dir(self, path: str) -> Path:

@@ -213,7 +213,7 @@ class Engine:
         model_id: str,
         data: list[types.Datum],
         loss_fn: str,
-        loss_fn_config: dict[str, float] | None = None,
+        loss_fn_config: dict[str, float | str] | None = None,
         forward_only: bool = False,
     ) -> types.ForwardBackwardOutput:
         losses.check_loss_fn(loss_fn)
@@ -645,7 +645,7 @@ def _checkpoint(model_id: str, kind: str, name: str, folder: Path, meta: dict[st
 
 
 def _refuse_external(path: str) -> None:
-    if parse_tinker_path(path)[1] == "external_weights":
+    if parse_tinker_path(path).checkpoint_type == "external":
         raise EngineError(
             f"{path} is an external weights export (for download); load or sample a "
             "tinker://…/weights/… or …/sampler_weights/… checkpoint"

@@ -19,7 +19,8 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+
+import pydantic
 
 from .errors import EngineError
 
@@ -28,11 +29,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FutureOutcome:
-    """What `retrieve_future` answers once a request is done: a JSON result, protobuf bytes, or
-    an error with its category ("user", "server" or "unknown", as the SDK's
-    `RequestErrorCategory` spells them)."""
+    """What `retrieve_future` answers once a request is done: a tinker response model (sent as
+    JSON), protobuf bytes, or an error with its category ("user", "server" or "unknown", as the
+    SDK's `RequestErrorCategory` spells them)."""
 
-    json: dict[str, Any] | None = None
+    result: pydantic.BaseModel | None = None
     proto: bytes | None = None
     error: str | None = None
     category: str = "user"

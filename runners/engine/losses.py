@@ -43,7 +43,7 @@ def check_loss_fn(loss_fn: str) -> None:
         )
 
 
-def resolve_config(loss_fn: str, loss_fn_config: dict[str, float] | None) -> dict[str, float]:
+def resolve_config(loss_fn: str, loss_fn_config: dict[str, float | str] | None) -> dict[str, float]:
     config = dict(CONFIG_DEFAULTS[loss_fn])
     for key, value in (loss_fn_config or {}).items():
         if key not in config:

@@ -20,13 +20,16 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from tinker import types
 
 from .errors import EngineError
 from .sample_jobs import SampleJob
+
+if TYPE_CHECKING:
+    from .server import EngineServer
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ class _Prepared:
 class OpenAIEndpoints:
     """Handlers bound to an `EngineServer` (its engine, scheduler and key rule)."""
 
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: EngineServer) -> None:
         self.server = server
         self.engine = server.engine
         self._samplers: dict[tuple[str, str], str] = {}  # (model, version) -> engine sampler id
@@ -73,7 +76,7 @@ class OpenAIEndpoints:
 
     async def models(self, request: web.Request) -> web.Response:
         supported = await self.server._call(self.engine.supported_models, key=QUEUE_KEY)
-        names = [m if isinstance(m, str) else m.model_name for m in supported]
+        names = [m.model_name for m in supported]
         return web.json_response(
             {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "local"} for n in names]}
         )

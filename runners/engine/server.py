@@ -7,6 +7,13 @@ Paths, bodies and answers follow the installed SDK (`tinker/resources/*`,
 other clients while a step runs. Requests that do model work answer with a future (see
 `futures.py`); reads answer directly.
 
+Answers: every JSON answer is a tinker response model (`tinker.types`: `CreateSessionResponse`,
+`UntypedAPIFuture`, `TryAgainResponse`, `TrainingRunsResponse`, ...) written by `wire.dump`, so
+the server cannot send a body the SDK would not parse. Hand-written bodies remain only where the
+SDK has no type: error bodies (`{"error": message}`, read from the HTTP error by the SDK's status
+errors) and the `{}` of the endpoints the SDK reads as `NoneType` (session finish,
+cancel_future, checkpoint TTL/publish/delete).
+
 Errors: a body the server cannot read, an unknown id or a request the engine refuses answers 4xx
 with `{"error": message}`; engine failures inside a future come back through `retrieve_future`
 as `{"error", "category"}`, which the SDK raises with that message.
@@ -35,13 +42,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from aiohttp import web
 from aiohttp.http_exceptions import PayloadEncodingError
 from tinker import types
+from tinker.types.try_again_response import TryAgainResponse  # not re-exported by tinker.types
 
+from .checkpoints import parse_tinker_path
 from .errors import EngineError
 from .futures import FutureOutcome, FutureStore, OrderedQueue, PendingFuture
 from .openai_api import OAI_PREFIX, OpenAIEndpoints, oai_error
@@ -51,11 +60,15 @@ from .wire import (
     PROTOBUF_CONTENT_TYPE,
     WireError,
     decode_forward_backward_request,
+    dump,
     encode_forward_backward_output,
     encode_sample_response,
     parse_json_request,
     peek_model_and_seq,
 )
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 logger = logging.getLogger("cookbook_tui.engine.server")
 
@@ -78,17 +91,17 @@ EXPIRED_CHECKPOINT_SWEEP_SECONDS = 60.0
 METRIC_NAMESPACE = "engine/"
 
 # What /client/config tells the SDK: API-key auth, per-request futures, client-side custom losses.
-CLIENT_CONFIG = {
-    "pjwt_auth_enabled": False,
-    "credential_default_source": "api_key",
-    "proto_compress_fwdbwd": False,
+CLIENT_CONFIG = types.ClientConfigResponse(
+    pjwt_auth_enabled=False,
+    credential_default_source="api_key",
+    proto_compress_fwdbwd=False,
     # One long poll per sampling session (POST retrieve_futures) instead of one per sample.
-    "sample_use_retrieve_futures": True,
-    "custom_loss_server_side": False,
-    "sample_join_sampling_session": False,
-}
+    sample_use_retrieve_futures=True,
+    custom_loss_server_side=False,
+    sample_join_sampling_session=False,
+)
 # An abandoned sample future is cancelled with POST cancel_future.
-CLIENT_DYNAMIC_CONFIG = {"refresh_interval_sec": 300, "sample_cancel_enabled": True}
+CLIENT_DYNAMIC_CONFIG = types.ClientDynamicConfigResponse(refresh_interval_sec=300, sample_cancel_enabled=True)
 
 # The request being handled, so that whatever names a session can note the connection it came on.
 _current_request: contextvars.ContextVar[web.Request | None] = contextvars.ContextVar("request", default=None)
@@ -98,13 +111,17 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _error(status: int, message: str) -> web.Response:
+    """An HTTP error: the SDK has no type for its body, it raises a status error with the text."""
     return web.json_response({"error": message}, status=status)
 
 
-def _dump(value: Any) -> Any:
-    if isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
-    return value
+def _reply(response: pydantic.BaseModel) -> web.Response:
+    return web.json_response(dump(response))
+
+
+def _done() -> web.Response:
+    """The answer of an endpoint the SDK reads as `NoneType` (no tinker type: any body is ignored)."""
+    return web.json_response({})
 
 
 def _session_of(model_id: str) -> str:
@@ -156,7 +173,7 @@ class EngineServer:
 
     def __init__(
         self,
-        engine: Any,
+        engine: Engine,
         *,
         api_key: str | None = None,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
@@ -229,7 +246,7 @@ class EngineServer:
             await asyncio.sleep(min(1.0, self.session_timeout_seconds / 4))
             now = time.monotonic()
             self._check_hangups(now)
-            if now - last_sweep > EXPIRED_CHECKPOINT_SWEEP_SECONDS and hasattr(self.engine, "store"):
+            if now - last_sweep > EXPIRED_CHECKPOINT_SWEEP_SECONDS:
                 last_sweep = now
                 try:
                     await asyncio.to_thread(self.engine.store.remove_expired)
@@ -321,10 +338,7 @@ class EngineServer:
         queue_id = model_id if ordered else None
         key = _session_of_any(model_id) if model_id is not None else SYSTEM_KEY
         future = self._launch(kind, work, model_id=queue_id, seq_id=seq_id, on_error=on_error, key=key)
-        body: dict[str, Any] = {"request_id": future.request_id}
-        if model_id is not None:
-            body["model_id"] = model_id
-        return web.json_response(body)
+        return _reply(types.UntypedAPIFuture(request_id=future.request_id, model_id=model_id))
 
     def _launch(
         self,
@@ -476,17 +490,17 @@ class EngineServer:
 
     async def client_config(self, request: web.Request) -> web.Response:
         await self._json(request)
-        return web.json_response(CLIENT_CONFIG)
+        return _reply(CLIENT_CONFIG)
 
     async def client_dynamic_config(self, request: web.Request) -> web.Response:
         await self._json(request)
-        return web.json_response(CLIENT_DYNAMIC_CONFIG)
+        return _reply(CLIENT_DYNAMIC_CONFIG)
 
     async def create_session(self, request: web.Request) -> web.Response:
         await self._parse(request, types.CreateSessionRequest)
         session_id = str(uuid.uuid4())
         self.sessions[session_id] = _Session(session_id)
-        return web.json_response({"session_id": session_id, "type": "create_session"})
+        return _reply(types.CreateSessionResponse(session_id=session_id))
 
     async def session_heartbeat(self, request: web.Request) -> web.Response:
         req = await self._parse(request, types.SessionHeartbeatRequest)
@@ -498,7 +512,7 @@ class EngineServer:
             what = "expired (no heartbeat)" if session.expired else "finished"
             return _error(410, f"session {req.session_id!r} has {what}")
         self._seen(session)
-        return web.json_response({"type": "session_heartbeat"})
+        return _reply(types.SessionHeartbeatResponse())
 
     async def finish_session(self, request: web.Request) -> web.Response:
         await self._json(request)
@@ -508,24 +522,18 @@ class EngineServer:
             return _error(404, f"unknown session_id {session_id!r}")
         # Its models can take no more requests: free their memory (runs and checkpoints stay).
         await self._end_session(session, f"session {session_id!r} has finished")
-        return web.json_response({})
+        return _done()
 
     async def telemetry(self, request: web.Request) -> web.Response:
         await request.read()  # accepted and dropped: nothing leaves this machine
-        return web.json_response({"status": "accepted"})
+        return _reply(types.TelemetryResponse(status="accepted"))
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        return _reply(types.HealthResponse(status="ok"))
 
     async def get_server_capabilities(self, request: web.Request) -> web.Response:
         models = await self._call(self.engine.supported_models)
-        out = []
-        for model in models:
-            if isinstance(model, str):
-                out.append({"model_name": model, "trainable": True, "sampleable": True})
-            else:
-                out.append(_dump(model))
-        return web.json_response({"supported_models": out})
+        return _reply(types.GetServerCapabilitiesResponse(supported_models=models))
 
     # -- training models ------------------------------------------------------------------
 
@@ -541,7 +549,7 @@ class EngineServer:
 
         def work() -> FutureOutcome:
             self.engine.create_model(model_id, req.base_model, req.lora_config, req.user_metadata)
-            return FutureOutcome(json={"model_id": model_id, "type": "create_model"})
+            return FutureOutcome(result=types.CreateModelResponse(model_id=model_id))
 
         return self._start_future(
             "create_model", work, model_id=model_id, on_error=lambda: self.models.discard(model_id)
@@ -551,7 +559,7 @@ class EngineServer:
         req = await self._parse(request, types.GetInfoRequest)
         self._require_model(req.model_id)
         info = await self._call(self.engine.model_info, req.model_id, key=_session_of(req.model_id))
-        return web.json_response(_dump(info))
+        return _reply(info)
 
     async def forward_backward(self, request: web.Request) -> web.Response:
         encoding = request.headers.get("Content-Encoding", "identity").lower()
@@ -590,7 +598,7 @@ class EngineServer:
 
         def work() -> FutureOutcome:
             metrics = self.engine.optim_step(req.model_id, req.optim_params) or {}
-            return FutureOutcome(json={"metrics": _namespaced(metrics), "type": "optim_step"})
+            return FutureOutcome(result=types.OptimStepResponse(metrics=_namespaced(metrics)))
 
         return self._start_future("optim_step", work, model_id=req.model_id, seq_id=req.seq_id, ordered=True)
 
@@ -601,7 +609,7 @@ class EngineServer:
 
         def work() -> FutureOutcome:
             path = self.engine.save_state(req.model_id, name, req.ttl_seconds, req.user_metadata)
-            return FutureOutcome(json={"path": path, "type": "save_weights"})
+            return FutureOutcome(result=types.SaveWeightsResponse(path=path, type="save_weights"))
 
         return self._start_future("save_weights", work, model_id=req.model_id, seq_id=req.seq_id, ordered=True)
 
@@ -619,7 +627,7 @@ class EngineServer:
 
         def work() -> FutureOutcome:
             self.engine.load_state(model_id, req.path, req.optimizer)
-            return FutureOutcome(json={"path": req.path, "model_id": model_id, "type": "load_weights"})
+            return FutureOutcome(result=_loaded(req.path, model_id))
 
         return self._start_future("load_weights", work, model_id=model_id, seq_id=req.seq_id, ordered=True)
 
@@ -632,7 +640,7 @@ class EngineServer:
             raise WireError("LoadWeightsRequest: model_seq_id is required with session_id")
         if req.optimizer_config is not None and req.optimizer_config.type != "adamw":
             raise EngineError(f"optimizer {req.optimizer_config.type!r} is not supported (only adamw)")
-        _parse_tinker_path(req.path)
+        parse_tinker_path(req.path)
         model_id = f"{req.session_id}:train:{req.model_seq_id}"
         if model_id in self.models:
             raise EngineError(f"model {model_id!r} already exists (model_seq_id reused)")
@@ -642,7 +650,7 @@ class EngineServer:
             self.engine.create_model_from_state(
                 model_id, req.path, req.optimizer, base_model=req.base_model, user_metadata=req.user_metadata
             )
-            return FutureOutcome(json={"path": req.path, "model_id": model_id, "type": "load_weights"})
+            return FutureOutcome(result=_loaded(req.path, model_id))
 
         return self._start_future(
             "load_weights", work, model_id=model_id, on_error=lambda: self.models.discard(model_id)
@@ -653,9 +661,8 @@ class EngineServer:
         path = body.get("tinker_path") if isinstance(body, dict) else None
         if not isinstance(path, str):
             raise WireError("weights_info: tinker_path is required")
-        run = await self._call(self.engine.get_training_run, _parse_tinker_path(path).training_run_id)
-        info = types.WeightsInfoResponse(base_model=run.base_model, is_lora=run.is_lora, lora_rank=run.lora_rank)
-        return web.json_response(_dump(info))
+        run = await self._call(self.engine.get_training_run, parse_tinker_path(path).training_run_id)
+        return _reply(types.WeightsInfoResponse(base_model=run.base_model, is_lora=run.is_lora, lora_rank=run.lora_rank))
 
     async def save_weights_external(self, request: web.Request) -> web.Response:
         req = await self._parse(request, types.SaveWeightsExternalRequest)
@@ -665,7 +672,9 @@ class EngineServer:
 
         def work() -> FutureOutcome:
             path, size = self.engine.save_external(req.model_id, req.path, req.ttl_seconds)
-            return FutureOutcome(json={"path": path, "size_bytes": size, "type": "save_weights_external"})
+            return FutureOutcome(
+                result=types.SaveWeightsExternalResponseInternal(path=path, size_bytes=size, type="save_weights_external")
+            )
 
         return self._start_future(
             "save_weights_external", work, model_id=req.model_id, seq_id=req.seq_id, ordered=True
@@ -683,13 +692,13 @@ class EngineServer:
         def work() -> FutureOutcome:
             if req.path is not None:
                 path = self.engine.save_sampler_weights(model_id, req.path, req.ttl_seconds, req.user_metadata)
-                return FutureOutcome(json={"path": path, "type": "save_weights_for_sampler"})
+                return FutureOutcome(result=_saved_for_sampler(path=path))
             # save_weights_and_get_sampling_client: an unnamed snapshot behind a new sampler.
             sampler_id = f"{_session_of(model_id)}:sample:{req.sampling_session_seq_id}"
             path = self.engine.save_sampler_weights(model_id, None)
             self.engine.create_sampler(sampler_id, model_path=path)
             self.samplers.add(sampler_id)
-            return FutureOutcome(json={"sampling_session_id": sampler_id, "type": "save_weights_for_sampler"})
+            return FutureOutcome(result=_saved_for_sampler(sampling_session_id=sampler_id))
 
         return self._start_future(
             "save_weights_for_sampler", work, model_id=model_id, seq_id=req.seq_id, ordered=True
@@ -712,11 +721,10 @@ class EngineServer:
             key=req.session_id,
         )
         self.samplers.add(sampler_id)
-        return web.json_response({"sampling_session_id": sampler_id, "type": "create_sampling_session"})
+        return _reply(types.CreateSamplingSessionResponse(sampling_session_id=sampler_id))
 
     async def get_sampler(self, request: web.Request) -> web.Response:
-        info = await self._call(self.engine.sampler_info, request.match_info["sampler_id"])
-        return web.json_response(_dump(info))
+        return _reply(await self._call(self.engine.sampler_info, request.match_info["sampler_id"]))
 
     async def asample(self, request: web.Request) -> web.Response:
         req = await self._parse(request, types.SampleRequest)
@@ -762,7 +770,7 @@ class EngineServer:
         self.scheduler.sample(key, job)
         # The SDK stamps these ids onto the returned sequences (one per sample, in order).
         sequence_ids = [f"{future.request_id}:{i}" for i in range(req.num_samples)]
-        return web.json_response({"request_id": future.request_id, "sample_sequence_ids": sequence_ids})
+        return _reply(types.UntypedAPIFuture(request_id=future.request_id, sample_sequence_ids=sequence_ids))
 
     # -- futures --------------------------------------------------------------------------
 
@@ -784,14 +792,14 @@ class EngineServer:
             self._hung_up(future)
             return _error(499, "the client closed the connection")
         if outcome is None:
-            return web.json_response(
-                {"type": "try_again", "request_id": req.request_id, "queue_state": "active"}
-            )
+            return _reply(TryAgainResponse(request_id=req.request_id, queue_state="active"))
         if outcome.error is not None:
-            return web.json_response({"error": outcome.error, "category": outcome.category})
+            category = types.RequestErrorCategory(outcome.category)
+            return _reply(types.RequestFailedResponse(error=outcome.error, category=category))
         if outcome.proto is not None:
             return web.Response(body=outcome.proto, content_type=PROTOBUF_CONTENT_TYPE)
-        return web.json_response(outcome.json)
+        assert outcome.result is not None, f"{future.kind} {future.request_id} finished with no result"
+        return _reply(outcome.result)
 
     async def retrieve_futures(self, request: web.Request) -> web.Response:
         """One long poll for a sampling session's finished requests (sample_use_retrieve_futures)."""
@@ -826,8 +834,7 @@ class EngineServer:
             else types.FutureFailed(request_id=rid)
             for _, rid, ok, size in log.events
         ]
-        response = types.FuturesRetrieveResponse(completions=completions, cursor=max(log.cursor, req.prev_cursor))
-        return web.json_response(_dump(response))
+        return _reply(types.FuturesRetrieveResponse(completions=completions, cursor=max(log.cursor, req.prev_cursor)))
 
     def _poller_hung_up(self, target: tuple[str, int]) -> None:
         log = self.futures.log(target)
@@ -849,13 +856,13 @@ class EngineServer:
         if future is None:
             return _error(404, f"unknown request_id {request_id!r}")
         self.futures.cancel(future, f"request {request_id} was cancelled by the client")
-        return web.json_response({})
+        return _done()
 
     # -- checkpoint management ------------------------------------------------------------
 
     def _checkpoint_path(self, request: web.Request) -> str:
         path = f"tinker://{request.match_info['run_id']}/{request.match_info['checkpoint_id']}"
-        _parse_tinker_path(path)
+        parse_tinker_path(path)
         return path
 
     async def set_checkpoint_ttl(self, request: web.Request) -> web.Response:
@@ -864,15 +871,15 @@ class EngineServer:
         if not isinstance(body, dict) or "ttl_seconds" not in body:
             raise WireError("set ttl: body must be {\"ttl_seconds\": <seconds> or null}")
         await self._call(self.engine.set_checkpoint_ttl, path, body["ttl_seconds"])
-        return web.json_response({})
+        return _done()
 
     async def publish_checkpoint(self, request: web.Request) -> web.Response:
         await self._call(self.engine.set_checkpoint_public, self._checkpoint_path(request), True)
-        return web.json_response({})
+        return _done()
 
     async def unpublish_checkpoint(self, request: web.Request) -> web.Response:
         await self._call(self.engine.set_checkpoint_public, self._checkpoint_path(request), False)
-        return web.json_response({})
+        return _done()
 
     def _signature(self, path: str, name: str, expires: int) -> str:
         message = f"{path}\n{name}\n{expires}".encode()
@@ -880,7 +887,7 @@ class EngineServer:
 
     async def external_weights_urls(self, request: web.Request) -> web.Response:
         path = self._checkpoint_path(request)
-        if _parse_tinker_path(path).checkpoint_type != "external":
+        if parse_tinker_path(path).checkpoint_type != "external":
             raise EngineError(f"{path} is not an external weights checkpoint (save_weights_external)")
         _folder, files = await self._call(self.engine.checkpoint_files, path)
         expires = datetime.now(UTC) + timedelta(seconds=EXTERNAL_URL_SECONDS)
@@ -894,7 +901,7 @@ class EngineServer:
             )
             for name in files
         }
-        return web.json_response(_dump(types.ExternalWeightsUrlsResponse(urls=urls, expires=expires)))
+        return _reply(types.ExternalWeightsUrlsResponse(urls=urls, expires=expires))
 
     async def external_weights_file(self, request: web.Request) -> web.StreamResponse:
         query = request.query
@@ -917,52 +924,49 @@ class EngineServer:
     async def list_training_runs(self, request: web.Request) -> web.Response:
         limit, offset = _page(request, default_limit=20)
         runs = await self._call(self.engine.list_training_runs)
-        return web.json_response(
-            {
-                "training_runs": [_dump(run) for run in runs[offset : offset + limit]],
-                "cursor": {"offset": offset, "limit": limit, "total_count": len(runs)},
-            }
-        )
+        return _reply(types.TrainingRunsResponse(training_runs=runs[offset : offset + limit], cursor=_cursor(offset, limit, runs)))
 
     async def get_training_run(self, request: web.Request) -> web.Response:
-        run = await self._call(self.engine.get_training_run, request.match_info["run_id"])
-        return web.json_response(_dump(run))
+        return _reply(await self._call(self.engine.get_training_run, request.match_info["run_id"]))
 
     async def list_run_checkpoints(self, request: web.Request) -> web.Response:
         checkpoints = await self._call(self.engine.list_checkpoints, request.match_info["run_id"])
-        return web.json_response({"checkpoints": [_dump(c) for c in checkpoints]})
+        return _reply(types.CheckpointsListResponse(checkpoints=checkpoints))
 
     async def list_checkpoints(self, request: web.Request) -> web.Response:
         limit, offset = _page(request, default_limit=100)
 
-        def every_checkpoint() -> list[Any]:
+        def every_checkpoint() -> list[types.Checkpoint]:
             found = []
             for run in self.engine.list_training_runs():
                 found.extend(self.engine.list_checkpoints(run.training_run_id))
             return sorted(found, key=lambda c: c.time, reverse=True)
 
         checkpoints = await self._call(every_checkpoint)
-        return web.json_response(
-            {
-                "checkpoints": [_dump(c) for c in checkpoints[offset : offset + limit]],
-                "cursor": {"offset": offset, "limit": limit, "total_count": len(checkpoints)},
-            }
+        return _reply(
+            types.CheckpointsListResponse(
+                checkpoints=checkpoints[offset : offset + limit], cursor=_cursor(offset, limit, checkpoints)
+            )
         )
 
     async def delete_checkpoint(self, request: web.Request) -> web.Response:
         path = self._checkpoint_path(request)
         await self._call(self.engine.delete_checkpoint, path)
-        return web.json_response({})
+        return _done()
 
 
-def _parse_tinker_path(path: str) -> types.ParsedCheckpointTinkerPath:
-    try:
-        return types.ParsedCheckpointTinkerPath.from_tinker_path(path)
-    except ValueError:
-        raise EngineError(
-            f"{path!r} is not a checkpoint path "
-            "(tinker://<run>/weights/<name> or tinker://<run>/sampler_weights/<name>)"
-        ) from None
+def _loaded(path: str, model_id: str) -> types.LoadWeightsResponse:
+    return types.LoadWeightsResponse(path=path, model_id=model_id, type="load_weights")
+
+
+def _saved_for_sampler(**fields: str) -> types.SaveWeightsForSamplerResponseInternal:
+    """What save_weights_for_sampler answers: the checkpoint's `path`, or the
+    `sampling_session_id` of the sampler made from an unnamed snapshot."""
+    return types.SaveWeightsForSamplerResponseInternal(type="save_weights_for_sampler", **fields)
+
+
+def _cursor(offset: int, limit: int, everything: list[Any]) -> types.Cursor:
+    return types.Cursor(offset=offset, limit=limit, total_count=len(everything))
 
 
 def _page(request: web.Request, default_limit: int) -> tuple[int, int]:

@@ -1,7 +1,8 @@
 """Conversion between tinker 0.38.0's wire encodings and `tinker.types` objects.
 
 JSON requests validate through the SDK's own pydantic request models, so a field the SDK sends is
-read exactly as the SDK wrote it. Two payloads are protobuf (`tinker.proto.tinker_public_pb2`):
+read exactly as the SDK wrote it; JSON responses are the SDK's own response models, written by
+`dump` (the one place a response becomes a JSON body). Two payloads are protobuf (`tinker.proto.tinker_public_pb2`):
 the `forward_backward` request, and the results the SDK only accepts as protobuf
 (`ForwardBackwardOutput` and `SampleResponse`; see `tinker/proto/response_conv.py`, whose decoders
 these encoders mirror).
@@ -30,6 +31,13 @@ MAX_DENSE_VALUES = 2**27
 
 class WireError(ValueError):
     """A request body the server cannot read; the message names the field at fault."""
+
+
+def dump(response: pydantic.BaseModel) -> dict[str, Any]:
+    """A response model as its JSON body: JSON types, None fields left out, as the SDK writes its
+    own request bodies (`model_dump(mode="json", exclude_none=True)`); the SDK reads it back with
+    that same model."""
+    return response.model_dump(mode="json", exclude_none=True)
 
 
 def parse_json_request(model_cls: type[_ModelT], body: Any) -> _ModelT:

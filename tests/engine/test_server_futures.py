@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from tinker import types
+
 from cookbook_tui.runners.engine.futures import FutureOutcome, FutureStore, OrderedQueue
 
 
@@ -11,10 +13,10 @@ async def test_a_held_wait_returns_as_soon_as_the_result_is_ready() -> None:
     store = FutureStore()
     future = store.create("optim_step")
     loop = asyncio.get_running_loop()
-    loop.call_later(0.05, store.finish, future, FutureOutcome(json={"metrics": {}}))
+    loop.call_later(0.05, store.finish, future, FutureOutcome(result=types.OptimStepResponse(metrics={})))
     # The hold is far longer than the work: the waiter wakes on the event, not on a timer.
     outcome = await asyncio.wait_for(store.wait(future, hold_seconds=30), timeout=5)
-    assert outcome == FutureOutcome(json={"metrics": {}})
+    assert outcome == FutureOutcome(result=types.OptimStepResponse(metrics={}))
     assert store.get(future.request_id) is future
 
 
@@ -30,7 +32,7 @@ async def test_delivered_results_are_forgotten_after_their_keep_time() -> None:
     store = FutureStore(keep_seconds=60, keep_delivered_seconds=0.0)
     delivered, waiting = store.create("optim_step"), store.create("optim_step")
     for future in (delivered, waiting):
-        store.finish(future, FutureOutcome(json={}))
+        store.finish(future, FutureOutcome(result=types.OptimStepResponse()))
     await store.wait(delivered, hold_seconds=1)
     store.create("sample")  # creating a future sweeps old ones
     assert store.get(delivered.request_id) is None

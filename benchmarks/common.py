@@ -142,21 +142,15 @@ def print_table(result: Result) -> None:
 def llama_30m_folder(root: Path) -> Path:
     """A ~30M-parameter Llama shape with the tiny model's tokenizer, weights from seed 0."""
     offline_env()
-    from transformers import LlamaConfig
+    from cookbook_tui.runners.engine.model_families import model_config, write_model_folder
 
-    from cookbook_tui.runners.engine.model_families import tiny_vocab, write_model_folder
-
-    vocab = tiny_vocab()
-    config = LlamaConfig(
-        vocab_size=vocab["vocab"],
+    config = model_config(
+        "LlamaConfig",
         hidden_size=512,
         intermediate_size=1536,
         num_hidden_layers=8,
         num_attention_heads=8,
         num_key_value_heads=8,
         max_position_embeddings=1024,
-        tie_word_embeddings=False,
-        eos_token_id=vocab["eos"],
-        pad_token_id=vocab["pad"],
     )
     return write_model_folder(config, root / "llama-30m", seed=0)

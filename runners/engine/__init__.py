@@ -13,10 +13,16 @@ import ipaddress
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from cookbook_tui.recipes.paths import resolve_data_dir
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .server import EngineServer
 
 logger = logging.getLogger("cookbook_tui.engine")
 
@@ -49,7 +55,14 @@ class LocalServer:
     """A running local engine server; a context manager that stops it on exit."""
 
     def __init__(
-        self, *, host: str, port: int, api_key: str, data_dir: Path, stop: Any, engine_server: Any = None
+        self,
+        *,
+        host: str,
+        port: int,
+        api_key: str,
+        data_dir: Path,
+        stop: Callable[[], None],
+        engine_server: EngineServer | None = None,
     ) -> None:
         self.engine_server = engine_server  # the protocol state (sessions, futures), for inspection
         self.host = host
@@ -106,16 +119,7 @@ def start_local_server(
     from cookbook_tui.runners.tiny_model import set_offline_env
 
     set_offline_env()
-    from aiohttp import web
-
-    from .engine import Engine
-    from .server import (
-        DEFAULT_HANGUP_GRACE_SECONDS,
-        DEFAULT_HOLD_SECONDS,
-        DEFAULT_MAX_BODY_BYTES,
-        DEFAULT_SESSION_TIMEOUT_SECONDS,
-        EngineServer,
-    )
+    from .server import DEFAULT_MAX_BODY_BYTES
 
     if torch_threads is not None:
         import torch
@@ -124,69 +128,114 @@ def start_local_server(
 
     resolved_dir = resolve_data_dir(data_dir)
     resolved_dir.mkdir(parents=True, exist_ok=True)
-    engine_server = EngineServer(
-        Engine(resolved_dir),
-        api_key=api_key,
-        hold_seconds=DEFAULT_HOLD_SECONDS if hold_seconds is None else hold_seconds,
-        session_timeout_seconds=(
-            DEFAULT_SESSION_TIMEOUT_SECONDS if session_timeout_seconds is None else session_timeout_seconds
-        ),
-        hangup_grace_seconds=DEFAULT_HANGUP_GRACE_SECONDS if hangup_grace_seconds is None else hangup_grace_seconds,
+    engine_server = _engine_server(
+        resolved_dir,
+        api_key,
+        hold_seconds=hold_seconds,
+        session_timeout_seconds=session_timeout_seconds,
+        hangup_grace_seconds=hangup_grace_seconds,
     )
-    app = engine_server.app(DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes)
-
-    loop = asyncio.new_event_loop()
-    # A short shutdown grace: held retrieve_future calls need not be waited for.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    started = threading.Event()
-    bound: dict[str, Any] = {}
-
-    async def start() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        bound["port"] = runner.addresses[0][1]
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(start())
-        except BaseException as exc:  # hand bind errors to the caller
-            bound["error"] = exc
-            started.set()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-            return
-        started.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=serve, name="cookbook-tui-engine-server", daemon=True)
-    thread.start()
-    started.wait()
-    if "error" in bound:
+    serving = _ServingThread(engine_server.app(_or_default(max_body_bytes, DEFAULT_MAX_BODY_BYTES)), host, port)
+    try:
+        serving.start()
+    except BaseException:
         engine_server.close()
-        raise bound["error"]
-
-    stopped = threading.Event()
-
-    def stop() -> None:
-        if stopped.is_set():
-            return
-        stopped.set()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=15)
-
+        raise
     server = LocalServer(
         host=host,
-        port=bound["port"],
+        port=serving.port,
         api_key=api_key or DEFAULT_LOCAL_API_KEY,
         data_dir=resolved_dir,
-        stop=stop,
+        stop=serving.stop,
         engine_server=engine_server,
     )
     logger.info("local engine listening on %s (data dir %s)", server.base_url, resolved_dir)
     return server
+
+
+_T = TypeVar("_T")
+
+
+def _or_default(value: _T | None, default: _T) -> _T:
+    return default if value is None else value
+
+
+def _engine_server(
+    data_dir: Path,
+    api_key: str | None,
+    *,
+    hold_seconds: float | None,
+    session_timeout_seconds: float | None,
+    hangup_grace_seconds: float | None,
+) -> EngineServer:
+    """The protocol state over a new `Engine` on `data_dir`; a setting left None takes the
+    server's default."""
+    from .engine import Engine
+    from .server import (
+        DEFAULT_HANGUP_GRACE_SECONDS,
+        DEFAULT_HOLD_SECONDS,
+        DEFAULT_SESSION_TIMEOUT_SECONDS,
+        EngineServer,
+    )
+
+    return EngineServer(
+        Engine(data_dir),
+        api_key=api_key,
+        hold_seconds=_or_default(hold_seconds, DEFAULT_HOLD_SECONDS),
+        session_timeout_seconds=_or_default(session_timeout_seconds, DEFAULT_SESSION_TIMEOUT_SECONDS),
+        hangup_grace_seconds=_or_default(hangup_grace_seconds, DEFAULT_HANGUP_GRACE_SECONDS),
+    )
+
+
+class _ServingThread:
+    """An aiohttp app served on its own event loop in a daemon thread."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        from aiohttp import web
+
+        self.host = host
+        self.port = port  # the bound port once started (0 asks for a free one)
+        self._loop = asyncio.new_event_loop()
+        # A short shutdown grace: held retrieve_future calls need not be waited for.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        self._started = threading.Event()
+        self._stopped = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._serve, name="cookbook-tui-engine-server", daemon=True)
+
+    def start(self) -> None:
+        """Return once the app accepts connections; raise the bind error when it cannot."""
+        self._thread.start()
+        self._started.wait()
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=15)
+
+    async def _bind(self) -> None:
+        from aiohttp import web
+
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]
+
+    def _serve(self) -> None:
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._bind())
+        except BaseException as exc:  # hand bind errors to the caller
+            self._error = exc
+        self._started.set()
+        if self._error is None:
+            loop.run_forever()
+        loop.run_until_complete(self._runner.cleanup())
+        loop.close()
 
 
 __all__ = ["LocalServer", "start_local_server", "resolve_data_dir", "is_loopback", "check_bind"]

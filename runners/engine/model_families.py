@@ -10,30 +10,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("llama3", "qwen3", "qwen3_moe", "gpt_oss")
-
-
-def _configs(vocab: int, eos: Any, pad: Any) -> dict[str, Callable[[], Any]]:
-    common = dict(
-        vocab_size=vocab,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        tie_word_embeddings=False,
-        eos_token_id=eos,
-        pad_token_id=pad,
-    )
-
-    def llama3() -> Any:
-        from transformers import LlamaConfig
-
-        return LlamaConfig(  # type: ignore[call-arg]  # transformers' @strict configs build __init__ at run time; mypy sees the base's
+# Each family: its transformers config class and what it sets on top of `SMALL_SHAPE`.
+FAMILY_CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "llama3": (
+        "LlamaConfig",
+        dict(
             intermediate_size=128,
             rope_parameters={
                 "rope_type": "llama3",
@@ -43,31 +27,16 @@ def _configs(vocab: int, eos: Any, pad: Any) -> dict[str, Callable[[], Any]]:
                 "high_freq_factor": 4.0,
                 "original_max_position_embeddings": 256,
             },
-            **common,
-        )
-
-    def qwen3() -> Any:
-        from transformers import Qwen3Config
-
-        return Qwen3Config(intermediate_size=128, head_dim=16, **common)  # type: ignore[call-arg]  # transformers' @strict configs build __init__ at run time; mypy sees the base's
-
-    def qwen3_moe() -> Any:
-        from transformers import Qwen3MoeConfig
-
-        return Qwen3MoeConfig(  # type: ignore[call-arg]  # transformers' @strict configs build __init__ at run time; mypy sees the base's
-            intermediate_size=128,
-            moe_intermediate_size=32,
-            num_experts=4,
-            num_experts_per_tok=2,
-            decoder_sparse_step=1,
-            head_dim=16,
-            **common,
-        )
-
-    def gpt_oss() -> Any:
-        from transformers import GptOssConfig
-
-        return GptOssConfig(  # type: ignore[call-arg]  # transformers' @strict configs build __init__ at run time; mypy sees the base's
+        ),
+    ),
+    "qwen3": ("Qwen3Config", dict(intermediate_size=128, head_dim=16)),
+    "qwen3_moe": (
+        "Qwen3MoeConfig",
+        dict(intermediate_size=128, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2, decoder_sparse_step=1, head_dim=16),
+    ),
+    "gpt_oss": (
+        "GptOssConfig",
+        dict(
             intermediate_size=32,
             num_local_experts=4,
             num_experts_per_tok=2,
@@ -82,10 +51,28 @@ def _configs(vocab: int, eos: Any, pad: Any) -> dict[str, Callable[[], Any]]:
                 "beta_slow": 1.0,
                 "truncate": False,
             },
-            **common,
-        )
+        ),
+    ),
+}
+FAMILIES = tuple(FAMILY_CONFIGS)
+SMALL_SHAPE: dict[str, Any] = dict(
+    hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024
+)
 
-    return {"llama3": llama3, "qwen3": qwen3, "qwen3_moe": qwen3_moe, "gpt_oss": gpt_oss}
+
+def model_config(config_class: str, **fields: Any) -> Any:
+    """transformers' `config_class` with the tiny model's vocabulary and special ids, untied
+    embeddings, and `fields`."""
+    import transformers
+
+    vocab = tiny_vocab()
+    return getattr(transformers, config_class)(
+        vocab_size=vocab["vocab"],
+        eos_token_id=vocab["eos"],
+        pad_token_id=vocab["pad"],
+        tie_word_embeddings=False,
+        **fields,
+    )
 
 
 def tiny_vocab() -> dict[str, Any]:
@@ -127,4 +114,5 @@ def family_folder(family: str, root: Path, seed: int = 0) -> Path:
     folder = root / family
     if (folder / "config.json").exists():
         return folder
-    return write_model_folder(_configs(**tiny_vocab())[family](), folder, seed)
+    config_class, fields = FAMILY_CONFIGS[family]
+    return write_model_folder(model_config(config_class, **SMALL_SHAPE, **fields), folder, seed)

@@ -82,15 +82,41 @@ def datum_tokens(datum: types.Datum) -> list[int]:
 
 
 def build_batch(data: list[types.Datum], loss_fn: str, device: torch.device) -> Batch:
+    """The data as one right-padded batch for `loss_fn`; every datum is checked against what the
+    loss needs, and errors name the datum and the input."""
     if not data:
         raise EngineError("forward_backward needs at least one datum")
-    needed = LOSS_INPUTS[loss_fn]
+    token_lists = _datum_token_lists(data)
+    lengths = [len(t) for t in token_lists]
+    target_arrays = _target_arrays(data, lengths, loss_fn)
+    k = _target_k(target_arrays, loss_fn)
+    ids, valid, targets = _pad_tokens(token_lists, target_arrays, k)
+    inputs = {
+        key: torch.from_numpy(_padded_input(data, key, loss_fn, target_arrays, targets.shape, k)).to(device)
+        for key in _input_keys(loss_fn)
+    }
+    if targets.min() < 0:
+        raise EngineError("target_tokens must be token ids >= 0")
+    return Batch(
+        input_ids=torch.from_numpy(ids).to(device),
+        targets=torch.from_numpy(targets).to(device),
+        valid=torch.from_numpy(valid).to(device),
+        lengths=lengths,
+        ks=[t.shape[1] if t.ndim == 2 else 1 for t in target_arrays],
+        inputs=inputs,
+    )
+
+
+def _datum_token_lists(data: list[types.Datum]) -> list[list[int]]:
     token_lists = [datum_tokens(d) for d in data]
     lengths = [len(t) for t in token_lists]
     if min(lengths) == 0:
         raise EngineError(f"datum {lengths.index(0)} has an empty model_input")
-    width = max(lengths)
+    return token_lists
 
+
+def _target_arrays(data: list[types.Datum], lengths: list[int], loss_fn: str) -> list[np.ndarray]:
+    """Each datum's target_tokens: [n] or [n, K] for a model_input of n tokens."""
     target_arrays = []
     for i, datum in enumerate(data):
         if "target_tokens" not in datum.loss_fn_inputs:
@@ -102,55 +128,71 @@ def build_batch(data: list[types.Datum], loss_fn: str, device: torch.device) -> 
                 f"[{lengths[i]}] or [{lengths[i]}, K] (model_input length {lengths[i]})"
             )
         target_arrays.append(target)
+    return target_arrays
+
+
+def _target_k(target_arrays: list[np.ndarray], loss_fn: str) -> int | None:
+    """The batch's K for 2-D targets (the widest datum's), None for 1-D ones."""
     ndims = {t.ndim for t in target_arrays}
     if len(ndims) > 1:
         raise EngineError("target_tokens must be 1-D in every datum or 2-D in every datum")
     k = max(t.shape[1] for t in target_arrays) if 2 in ndims else None
     if k is not None and loss_fn != "cross_entropy":
         raise EngineError(f"2-D target_tokens are only supported by cross_entropy, not {loss_fn!r}")
+    return k
 
-    shape = (len(data), width) if k is None else (len(data), width, k)
-    ids = np.zeros((len(data), width), dtype=np.int64)
-    valid = np.zeros((len(data), width), dtype=np.float32)
+
+def _pad_tokens(
+    token_lists: list[list[int]], target_arrays: list[np.ndarray], k: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(input ids [B, L], valid [B, L], targets [B, L] or [B, L, K]), right-padded with 0."""
+    width = max(len(t) for t in token_lists)
+    rows = len(token_lists)
+    shape = (rows, width) if k is None else (rows, width, k)
+    ids = np.zeros((rows, width), dtype=np.int64)
+    valid = np.zeros((rows, width), dtype=np.float32)
     targets = np.zeros(shape, dtype=np.int64)
     for i, (tokens, target) in enumerate(zip(token_lists, target_arrays, strict=True)):
-        n = lengths[i]
+        n = len(tokens)
         ids[i, :n] = tokens
         valid[i, :n] = 1.0
         targets[i, :n, ...] = target if k is None else _pad_k(target, k)
+    return ids, valid, targets
 
-    extra_keys = needed + (("weights",) if loss_fn == "cross_entropy" else ())
-    inputs = {}
-    for key in extra_keys:
-        array = np.zeros(shape, dtype=np.float32)
-        for i, datum in enumerate(data):
-            tensor = datum.loss_fn_inputs.get(key)
-            if tensor is None:
-                if key == "weights":
-                    # A datum sent only for its logprobs (e.g. SDK `forward`) may carry no weights.
-                    array[i, : lengths[i]] = 1.0
-                    continue
-                raise EngineError(f"datum {i}: loss_fn {loss_fn!r} needs loss_fn_inputs[{key!r}]")
-            values = np.asarray(tensor.to_numpy(), dtype=np.float32)
-            expected = target_arrays[i].shape
-            if values.shape != expected:
-                raise EngineError(
-                    f"datum {i}: loss_fn_inputs[{key!r}] has shape {list(values.shape)}, "
-                    f"expected {list(expected)} like target_tokens"
-                )
-            array[i, : lengths[i], ...] = values if k is None else _pad_k(values, k)
-        inputs[key] = torch.from_numpy(array).to(device)
 
-    if targets.min() < 0:
-        raise EngineError("target_tokens must be token ids >= 0")
-    return Batch(
-        input_ids=torch.from_numpy(ids).to(device),
-        targets=torch.from_numpy(targets).to(device),
-        valid=torch.from_numpy(valid).to(device),
-        lengths=lengths,
-        ks=[t.shape[1] if t.ndim == 2 else 1 for t in target_arrays],
-        inputs=inputs,
-    )
+def _input_keys(loss_fn: str) -> tuple[str, ...]:
+    """The loss_fn_inputs besides target_tokens that `loss_fn` reads."""
+    return LOSS_INPUTS[loss_fn] + (("weights",) if loss_fn == "cross_entropy" else ())
+
+
+def _padded_input(
+    data: list[types.Datum],
+    key: str,
+    loss_fn: str,
+    target_arrays: list[np.ndarray],
+    shape: tuple[int, ...],
+    k: int | None,
+) -> np.ndarray:
+    """loss_fn_inputs[key] of every datum, shaped like its target_tokens, padded like the targets."""
+    array = np.zeros(shape, dtype=np.float32)
+    for i, datum in enumerate(data):
+        n = target_arrays[i].shape[0]
+        tensor = datum.loss_fn_inputs.get(key)
+        if tensor is None:
+            if key == "weights":
+                # A datum sent only for its logprobs (e.g. SDK `forward`) may carry no weights.
+                array[i, :n] = 1.0
+                continue
+            raise EngineError(f"datum {i}: loss_fn {loss_fn!r} needs loss_fn_inputs[{key!r}]")
+        values = np.asarray(tensor.to_numpy(), dtype=np.float32)
+        expected = target_arrays[i].shape
+        if values.shape != expected:
+            raise EngineError(
+                f"datum {i}: loss_fn_inputs[{key!r}] has shape {list(values.shape)}, "
+                f"expected {list(expected)} like target_tokens"
+            )
+        array[i, :n, ...] = values if k is None else _pad_k(values, k)
+    return array
 
 
 def _pad_k(array: np.ndarray, k: int) -> np.ndarray:

@@ -200,16 +200,42 @@ def make_task(
     """Check a request against the model (errors name the field) and make its task."""
     params = request.sampling_params
     check_sampling_params(params)
+    prompt = _prompt_of(request)
+    if request.num_samples < 1:
+        raise EngineError(f"num_samples must be >= 1, got {request.num_samples}")
+    _check_prompt_options(request, len(prompt), vocab_size)
+    max_tokens = _max_tokens(params, len(prompt), context_length)
+    return SampleTask(
+        prompt=prompt,
+        num_samples=request.num_samples,
+        params=params,
+        rules=StopRules.from_params(params.stop, eos_ids),
+        max_tokens=max_tokens,
+        generator=generator,
+        adapter=adapter,
+        finish=finish,
+        cancelled=cancelled,
+        prompt_logprobs=bool(request.prompt_logprobs),
+        topk_prompt_logprobs=request.topk_prompt_logprobs,
+        prompt_logprobs_last_n=request.prompt_logprobs_last_n,
+        topk_sample_logprobs=request.topk_sample_logprobs,
+        target_prompt_logprobs=request.target_prompt_logprobs,
+        prompt_alt_tokens_k=request.prompt_alt_tokens_k,
+    )
+
+
+def _prompt_of(request: types.SampleRequest) -> list[int]:
     try:
         prompt = request.prompt.to_ints()
     except ValueError as exc:
         raise EngineError("the local engine samples from token chunks only (no images)") from exc
     if not prompt:
         raise EngineError("the prompt is empty")
-    n = len(prompt)
-    num_samples = request.num_samples
-    if num_samples < 1:
-        raise EngineError(f"num_samples must be >= 1, got {num_samples}")
+    return prompt
+
+
+def _check_prompt_options(request: types.SampleRequest, n: int, vocab_size: int) -> None:
+    """What a request asks about its prompt (and top-k sizes) fits a prompt of `n` tokens."""
     last_n = request.prompt_logprobs_last_n
     if last_n is not None and not 1 <= last_n <= n - 1:
         raise EngineError(
@@ -222,20 +248,27 @@ def make_task(
     ):
         if not 0 <= value <= vocab_size:
             raise EngineError(f"{name} must be between 0 and the vocabulary size {vocab_size}, got {value}")
-    target = request.target_prompt_logprobs
-    if target is not None:
-        if target.dtype != "int64" or not target.shape or len(target.shape) != 2:
-            raise EngineError("target_prompt_logprobs must be an int64 tensor of shape [len(prompt) - 1, K]")
-        if target.shape[0] != n - 1:
-            raise EngineError(
-                f"target_prompt_logprobs has {target.shape[0]} rows; the prompt needs "
-                f"len(prompt) - 1 = {n - 1}"
-            )
-        ids = target.to_numpy(pad_value=-1)
-        if ids.size and (ids.max() >= vocab_size or ids.min() < -1):
-            raise EngineError(
-                f"target_prompt_logprobs holds token ids outside [0, {vocab_size}) (or -1 for none)"
-            )
+    if request.target_prompt_logprobs is not None:
+        _check_target_prompt_logprobs(request.target_prompt_logprobs, n, vocab_size)
+
+
+def _check_target_prompt_logprobs(target: WireTensorData, n: int, vocab_size: int) -> None:
+    if target.dtype != "int64" or not target.shape or len(target.shape) != 2:
+        raise EngineError("target_prompt_logprobs must be an int64 tensor of shape [len(prompt) - 1, K]")
+    if target.shape[0] != n - 1:
+        raise EngineError(
+            f"target_prompt_logprobs has {target.shape[0]} rows; the prompt needs "
+            f"len(prompt) - 1 = {n - 1}"
+        )
+    ids = target.to_numpy(pad_value=-1)
+    if ids.size and (ids.max() >= vocab_size or ids.min() < -1):
+        raise EngineError(
+            f"target_prompt_logprobs holds token ids outside [0, {vocab_size}) (or -1 for none)"
+        )
+
+
+def _max_tokens(params: types.SamplingParams, n: int, context_length: int) -> int:
+    """`max_tokens`, or what is left of the context after a prompt of `n` tokens."""
     room = context_length - n
     max_tokens = params.max_tokens if params.max_tokens is not None else room
     if max_tokens > room:
@@ -243,23 +276,7 @@ def make_task(
             f"prompt ({n} tokens) + max_tokens ({max_tokens}) exceeds the model's "
             f"context length {context_length}"
         )
-    return SampleTask(
-        prompt=prompt,
-        num_samples=num_samples,
-        params=params,
-        rules=StopRules.from_params(params.stop, eos_ids),
-        max_tokens=max_tokens,
-        generator=generator,
-        adapter=adapter,
-        finish=finish,
-        cancelled=cancelled,
-        prompt_logprobs=bool(request.prompt_logprobs),
-        topk_prompt_logprobs=request.topk_prompt_logprobs,
-        prompt_logprobs_last_n=last_n,
-        topk_sample_logprobs=request.topk_sample_logprobs,
-        target_prompt_logprobs=target,
-        prompt_alt_tokens_k=request.prompt_alt_tokens_k,
-    )
+    return max_tokens
 
 
 def _prompt_outputs(task: SampleTask, logits: torch.Tensor) -> dict[str, Any]:
@@ -530,12 +547,25 @@ class DecodeBatch:
     def step(self) -> None:
         """Draw one token for every live row, answer the requests that finished (or were
         cancelled), drop rows that stopped, then run one forward for the rows that go on."""
-        assert self.logits is not None and self.mask is not None and self.row_params is not None
-        assert self.positions is not None
+        assert self.logits is not None and self.row_params is not None
+        tokens, logprobs = pick_rows(self.logits, *self.row_params, self._uniforms())
+        keep_rows = self._record(tokens.tolist(), logprobs.tolist())
+        if not self.tasks:
+            self.cache = self.mask = self.positions = self.logits = self.row_params = None
+            return
+        if len(keep_rows) < len(tokens):  # rows left: drop them from the cache and the state
+            index = torch.tensor(keep_rows, device=tokens.device)
+            self._keep_rows(index)
+            tokens = tokens[index]
+        self._forward(tokens)
+
+    def _uniforms(self) -> torch.Tensor:
+        """One uniform per live row, from its request's generator (zeros for greedy requests)."""
+        assert self.logits is not None
         device = self.logits.device
         # Every row of a request draws its uniform each step, finished or not, so a row's draws
         # depend on its request alone; only live rows are in the batch.
-        uniforms = torch.cat(
+        return torch.cat(
             [
                 torch.rand(t.num_samples, generator=t.generator, device=device)[t.live]
                 if t.params.temperature > 0
@@ -543,9 +573,10 @@ class DecodeBatch:
                 for t in self.tasks
             ]
         )
-        tokens, logprobs = pick_rows(self.logits, *self.row_params, uniforms)
-        token_list = tokens.tolist()
-        logprob_list = logprobs.tolist()
+
+    def _record(self, token_list: list[int], logprob_list: list[float]) -> list[int]:
+        """Give every task its rows' new tokens, answer the tasks that are done or cancelled and
+        keep the others; returns the batch rows that go on."""
         keep_rows: list[int] = []
         staying: list[SampleTask] = []
         start = 0
@@ -553,47 +584,51 @@ class DecodeBatch:
             width = len(task.live)
             if task.cancelled():
                 task.finish(None)
-                start += width
-                continue
-            if task.topk_sample_logprobs > 0:
-                rows = self.logits[start : start + width]
-                ids_t, lps_t = _topk_of(rows, task.params, task.topk_sample_logprobs)
-                top_ids, top_lps = ids_t.cpu().numpy(), lps_t.cpu().numpy()
-            still = []
-            for k, row in enumerate(task.live):
-                token = token_list[start + k]
-                task.tokens[row].append(token)
-                task.logprobs[row].append(logprob_list[start + k])
-                if task.topk_sample_logprobs > 0:
-                    task.topk[row].append((top_ids[k], top_lps[k]))
-                if token in task.rules.token_ids or (
-                    task.rules.strings
-                    and _stop_string_hit(self.tokenizer, task.tokens[row], task.rules.strings, task.window)
-                ):
-                    task.reasons[row] = "stop"
-                else:
-                    still.append(k)
-            task.steps += 1
-            if not still or task.steps >= task.max_tokens:
-                task.finish(task)
-            else:
+            elif still := self._advance(task, start, token_list, logprob_list):
                 staying.append(task)
                 keep_rows.extend(start + k for k in still)
-                task.live = [task.live[k] for k in still]
             start += width
         self.tasks = staying
-        if not staying:
-            self.cache = self.mask = self.positions = self.logits = self.row_params = None
-            return
-        if len(keep_rows) < len(token_list):  # rows left: drop them from the cache and the state
-            index = torch.tensor(keep_rows, device=device)
-            self.cache.batch_select_indices(index)
-            self.mask = self.mask[index]
-            self.positions = self.positions[index]
-            self.row_params = tuple(p[index] for p in self.row_params)  # type: ignore[assignment]
-            tokens = tokens[index]
-            self._trim()
-        self._forward(tokens)
+        return keep_rows
+
+    def _advance(self, task: SampleTask, start: int, token_list: list[int], logprob_list: list[float]) -> list[int]:
+        """Append the new token of each of `task`'s live rows (batch rows `start`...) and mark
+        the rows that hit a stop; answer the task once every row stopped or it reached
+        max_tokens. Returns the positions in its old `live` of the rows that go on ([]: done)."""
+        assert self.logits is not None
+        width = len(task.live)
+        if task.topk_sample_logprobs > 0:
+            ids_t, lps_t = _topk_of(self.logits[start : start + width], task.params, task.topk_sample_logprobs)
+            top_ids, top_lps = ids_t.cpu().numpy(), lps_t.cpu().numpy()
+        still = []
+        for k, row in enumerate(task.live):
+            token = token_list[start + k]
+            task.tokens[row].append(token)
+            task.logprobs[row].append(logprob_list[start + k])
+            if task.topk_sample_logprobs > 0:
+                task.topk[row].append((top_ids[k], top_lps[k]))
+            if token in task.rules.token_ids or (
+                task.rules.strings
+                and _stop_string_hit(self.tokenizer, task.tokens[row], task.rules.strings, task.window)
+            ):
+                task.reasons[row] = "stop"
+            else:
+                still.append(k)
+        task.steps += 1
+        if not still or task.steps >= task.max_tokens:
+            task.finish(task)
+            return []
+        task.live = [task.live[k] for k in still]
+        return still
+
+    def _keep_rows(self, index: torch.Tensor) -> None:
+        """Keep only the batch rows `index` in the cache and the per-row state."""
+        assert self.mask is not None and self.positions is not None and self.row_params is not None
+        self.cache.batch_select_indices(index)
+        self.mask = self.mask[index]
+        self.positions = self.positions[index]
+        self.row_params = tuple(p[index] for p in self.row_params)  # type: ignore[assignment]
+        self._trim()
 
     def _trim(self) -> None:
         """Drop leading cache columns that are padding in every row left."""

@@ -70,6 +70,31 @@ class TrainingModel:
     lock: threading.Lock = field(default_factory=threading.Lock)
     optim_steps: int = 0
 
+    @classmethod
+    def new(
+        cls,
+        model_id: str,
+        base: BaseModel,
+        lora_config: types.LoraConfig,
+        seed: int,
+        user_metadata: dict[str, str] | None,
+    ) -> TrainingModel:
+        """A fresh LoRA adapter on `base` (initialised from `seed` unless the config has its own)
+        with its own AdamW, whose hyperparameters every optim_step sets."""
+        assert base.shared is not None
+        adapter = base.shared.add_adapter(lora_config, seed, prefix="train")
+        state = base.shared.adapter_params(adapter)
+        return cls(
+            model_id=model_id,
+            base=base,
+            lora_config=lora_config,
+            adapter=adapter,
+            state=state,
+            optimizer=torch.optim.AdamW(list(state.values()), lr=0.0, weight_decay=0.0),
+            user_metadata=dict(user_metadata) if user_metadata else None,
+            created_at=utc_now(),
+        )
+
     @property
     def shared(self) -> SharedModel:
         assert self.base.shared is not None
@@ -122,22 +147,7 @@ class Engine:
                 return model_id
         lora_config = lora_config or types.LoraConfig(rank=DEFAULT_LORA_RANK)
         check_lora_config(lora_config)
-        base = self.bases.get(base_model)
-        assert base.shared is not None
-        adapter = base.shared.add_adapter(lora_config, self.seed, prefix="train")
-        state = base.shared.adapter_params(adapter)
-        optimizer = torch.optim.AdamW(list(state.values()), lr=0.0, weight_decay=0.0)
-        created_at = utc_now()
-        training = TrainingModel(
-            model_id=model_id,
-            base=base,
-            lora_config=lora_config,
-            adapter=adapter,
-            state=state,
-            optimizer=optimizer,
-            user_metadata=dict(user_metadata) if user_metadata else None,
-            created_at=created_at,
-        )
+        training = TrainingModel.new(model_id, self.bases.get(base_model), lora_config, self.seed, user_metadata)
         self.store.write_run(
             model_id,
             {
@@ -145,13 +155,13 @@ class Engine:
                 "base_model": base_model,
                 "lora_config": lora_config.model_dump(),
                 "user_metadata": training.user_metadata,
-                "created_at": created_at,
+                "created_at": training.created_at,
             },
         )
         with self._lock:
             kept = self._models.setdefault(model_id, training)
         if kept is not training:  # a concurrent retry won the race: drop this adapter
-            base.shared.delete_adapter(adapter)
+            training.shared.delete_adapter(training.adapter)
         return model_id
 
     def create_model_from_state(
@@ -519,28 +529,11 @@ class Engine:
         try:
             adapter = self._sampler(job.sampler_id)
             base = self.bases.get(adapter.base_model)
-            shared = base.shared
-            assert shared is not None
-            request = job.request
-            try:
-                prompt_tokens = request.prompt.to_ints()
-            except ValueError as exc:
-                raise EngineError("the local engine samples from token chunks only (no images)") from exc
-            if prompt_tokens:  # an empty prompt is refused by sampling.make_task, by name
-                _check_fits(base, min(prompt_tokens), max(prompt_tokens), len(prompt_tokens), "prompt")
-            sampling.check_sampling_params(request.sampling_params)  # before the seed reaches torch
-            seed = request.sampling_params.seed
-            if seed is None:
-                with self._lock:
-                    seed = int(self._seed_rng.integers(0, 2**63 - 1))
-            generator = torch.Generator(device=self.device).manual_seed(seed)
-            peft_name = None
-            if adapter.lora_config is not None:
-                busy = {t.adapter for b in batches if b.shared is shared for t in b.tasks}
-                busy |= {t.adapter for tasks in joining.values() for t in tasks}
-                peft_name = self.slots.acquire(shared, adapter, self.adapters.state(adapter), busy, self.seed)
+            prompt_tokens = _fitting_prompt(base, job.request)
+            generator = self._generator(job.request.sampling_params)
+            peft_name = self._sampler_slot(base, adapter, batches, joining)
             task = sampling.make_task(
-                request,
+                job.request,
                 base.stop_token_ids,
                 base.context_length,
                 base.vocab_size,
@@ -549,20 +542,35 @@ class Engine:
                 self._finisher(job, prompt_tokens),
                 job.is_cancelled,
             )
-            index = next(
-                (
-                    i
-                    for i, b in enumerate(batches)
-                    if b.shared is shared and b.can_join(task, joining.get(i, []))
-                ),
-                None,
-            )
-            if index is None:
-                batches.append(sampling.DecodeBatch(shared, base.tokenizer))
-                index = len(batches) - 1
-            joining.setdefault(index, []).append(task)
+            joining.setdefault(_batch_to_join(task, base, batches, joining), []).append(task)
         except Exception as exc:  # each job gets its own error; the others go on
             job.on_done(exc)
+
+    def _generator(self, params: types.SamplingParams) -> torch.Generator:
+        """The request's own generator: seeded by `params.seed`, else from the engine's seed."""
+        sampling.check_sampling_params(params)  # before the seed reaches torch
+        seed = params.seed
+        if seed is None:
+            with self._lock:
+                seed = int(self._seed_rng.integers(0, 2**63 - 1))
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+    def _sampler_slot(
+        self,
+        base: BaseModel,
+        adapter: Adapter,
+        batches: list[sampling.DecodeBatch],
+        joining: dict[int, list[sampling.SampleTask]],
+    ) -> str | None:
+        """The peft adapter a sampler's rows use on its base (None: the bare base), loaded into a
+        sampler slot that no running or joining row is using."""
+        if adapter.lora_config is None:
+            return None
+        shared = base.shared
+        assert shared is not None
+        busy = {t.adapter for b in batches if b.shared is shared for t in b.tasks}
+        busy |= {t.adapter for tasks in joining.values() for t in tasks}
+        return self.slots.acquire(shared, adapter, self.adapters.state(adapter), busy, self.seed)
 
     def _finisher(self, job: SampleJob, prompt: list[int]) -> Callable[[Any], None]:
         """What a finished task calls: the task (done), None (cancelled) or an exception."""
@@ -661,6 +669,31 @@ def _scratch_dir(data_dir: Path) -> Path:
             if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
     return scratch / f"spill-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _fitting_prompt(base: BaseModel, request: types.SampleRequest) -> list[int]:
+    """The request's prompt tokens, inside the base's vocabulary and context."""
+    try:
+        prompt_tokens = request.prompt.to_ints()
+    except ValueError as exc:
+        raise EngineError("the local engine samples from token chunks only (no images)") from exc
+    if prompt_tokens:  # an empty prompt is refused by sampling.make_task, by name
+        _check_fits(base, min(prompt_tokens), max(prompt_tokens), len(prompt_tokens), "prompt")
+    return prompt_tokens
+
+
+def _batch_to_join(
+    task: sampling.SampleTask,
+    base: BaseModel,
+    batches: list[sampling.DecodeBatch],
+    joining: dict[int, list[sampling.SampleTask]],
+) -> int:
+    """The index of the first batch on the task's base it may join; a new batch when none."""
+    for index, batch in enumerate(batches):
+        if batch.shared is base.shared and batch.can_join(task, joining.get(index, [])):
+            return index
+    batches.append(sampling.DecodeBatch(base.shared, base.tokenizer))
+    return len(batches) - 1
 
 
 def _check_fits(base: BaseModel, lowest: int, highest: int, longest: int, what: str) -> None:

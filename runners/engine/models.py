@@ -86,45 +86,53 @@ class BaseModelCache:
 
     def _load(self, name: str) -> BaseModel:
         set_offline_env()
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # the load bar would land in the TUI / run logs
-
-        path = resolve_model_path(name)
-        tokenizer_id = name if name == TINY_MODEL_NAME else path
-        if os.path.isdir(os.path.expanduser(path)):
-            path = os.path.expanduser(path)
-            tokenizer_id = name if name == TINY_MODEL_NAME else path
-        dtype = weights_dtype(self.device)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-        except (OSError, ValueError) as exc:
-            raise EngineError(
-                f"cannot load base_model {name!r}: {str(exc).splitlines()[0] if str(exc) else exc}",
-                category="user",
-            ) from exc
-        model.to(self.device)  # type: ignore[arg-type]  # transformers types `to` through a decorator that loses its signature
-        model.eval()
-        model.requires_grad_(False)
-        config = model.config
-        context_length = int(
-            getattr(config, "max_position_embeddings", 0)
-            or getattr(tokenizer, "model_max_length", 2048)
-        )
+        path, tokenizer_id = _locate(name)
+        tokenizer, model = _from_pretrained(name, path, self.device)
         base = BaseModel(
             name=name,
             path=path,
             tokenizer_id=tokenizer_id,
             model=model,
             tokenizer=tokenizer,
-            context_length=context_length,
+            context_length=_context_length(model.config, tokenizer),
             stop_token_ids=_eos_ids(model, tokenizer),
             layers=_adaptable_layers(model),
         )
         base.shared = SharedModel(base)
         return base
+
+
+def _locate(name: str) -> tuple[str, str]:
+    """(what from_pretrained loads, what a client loads the tokenizer by) for a model name:
+    the tiny model keeps its short name, a folder its expanded path."""
+    path = resolve_model_path(name)
+    if os.path.isdir(os.path.expanduser(path)):
+        path = os.path.expanduser(path)
+    return path, name if name == TINY_MODEL_NAME else path
+
+
+def _from_pretrained(name: str, path: str, device: torch.device) -> tuple[Any, Any]:
+    """(tokenizer, model): the model on `device`, in eval mode and frozen."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the load bar would land in the TUI / run logs
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=weights_dtype(device))
+    except (OSError, ValueError) as exc:
+        raise EngineError(
+            f"cannot load base_model {name!r}: {str(exc).splitlines()[0] if str(exc) else exc}",
+            category="user",
+        ) from exc
+    model.to(device)  # type: ignore[arg-type]  # transformers types `to` through a decorator that loses its signature
+    model.eval()
+    model.requires_grad_(False)
+    return tokenizer, model
+
+
+def _context_length(config: Any, tokenizer: Any) -> int:
+    return int(getattr(config, "max_position_embeddings", 0) or getattr(tokenizer, "model_max_length", 2048))
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tinker import types
 
@@ -34,3 +35,9 @@ class SampleJob:
     on_done: Callable[[types.SampleResponse | BaseException], None]
     session_id: str | None = None
     is_cancelled: Callable[[], bool] = field(default=_never)
+
+
+class BatchSampler(Protocol):
+    """The engine side of the contract (`Engine.sample_batch`), as the scheduler holds it."""
+
+    def sample_batch(self, jobs: list[SampleJob], take_more: Callable[[], list[SampleJob]] | None = None) -> None: ...

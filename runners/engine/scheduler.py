@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sample_jobs import SampleCancelled, SampleJob
+from .sample_jobs import BatchSampler, SampleCancelled, SampleJob
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ _Item = _Call | SampleJob
 
 
 class Scheduler:
-    def __init__(self, engine: Any, *, sample_batch_cap: int = DEFAULT_SAMPLE_BATCH_CAP) -> None:
+    def __init__(self, engine: BatchSampler, *, sample_batch_cap: int = DEFAULT_SAMPLE_BATCH_CAP) -> None:
         self.engine = engine
         self.sample_batch_cap = max(1, sample_batch_cap)
         # session key -> its queued items; the dict's order is the round-robin order.

@@ -23,8 +23,8 @@ from cookbook_tui.app.run_launcher import (
     start_run_process,
     stop_process,
 )
-from cookbook_tui.app.rundir_view import find_run_dirs, read_status
-from cookbook_tui.runners.rundir import new_run_dir, run_folder_name
+from cookbook_tui.app.rundir_view import find_run_dirs
+from cookbook_tui.runners.rundir import new_run_dir, read_status, run_folder_name
 from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 

@@ -24,7 +24,7 @@ from cookbook_tui.runners.rundir import (
     SAMPLES_FILE,
     JsonlTail,
     RunStatus,
-    is_run_dir,
+    find_run_dirs,
     pid_alive,
     read_status,
     steps_done,
@@ -151,25 +151,10 @@ class RunWatch:
         return changed
 
 
-def find_run_dirs(root: Path, max_depth: int = 3) -> list[Path]:
-    """Run dirs under `root` (runs/<recipe>/<timestamp> is depth 2), newest first."""
-    found: list[Path] = []
-
-    def walk(folder: Path, depth: int) -> None:
-        try:
-            children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-        except OSError:
-            return
-        for child in children:
-            if is_run_dir(child):
-                found.append(child)
-            elif depth < max_depth:
-                walk(child, depth + 1)
-
-    if is_run_dir(root):
-        return [root]
-    walk(root, 1)
-    return sorted(found, key=lambda p: (p.name, str(p)), reverse=True)
+def newest_run_dirs(root: Path) -> list[Path]:
+    """The run dirs under `root` (rundir.find_run_dirs), newest first: folder names are UTC
+    timestamps (runs/<recipe>/<time>)."""
+    return sorted(find_run_dirs([root]), key=lambda p: (p.name, str(p)), reverse=True)
 
 
 @dataclass

@@ -481,3 +481,22 @@ def is_run_dir(path: Path) -> bool:
     """A folder with any of RUN_DIR_MARKERS: the one test, for the TUI, `runs`, and --log-dir."""
     path = Path(path)
     return path.is_dir() and any((path / name).exists() for name in RUN_DIR_MARKERS)
+
+
+def find_run_dirs(roots: Iterable[Path], max_depth: int = 4) -> list[Path]:
+    """The run dirs at or under `roots`, sorted by path: runs/<recipe>/<time>/ sits two down, a
+    cookbook log_path may sit deeper. A run's own folders (warmup/, iteration_*) are not runs, and
+    hidden folders (.process-logs) are skipped."""
+    found: set[Path] = set()
+    for root in roots:
+        root = Path(root)
+        for folder, subdirs, _files in os.walk(root):
+            path = Path(folder)
+            if is_run_dir(path):
+                found.add(path)
+                subdirs[:] = []
+            elif len(path.relative_to(root).parts) >= max_depth:
+                subdirs[:] = []
+            else:
+                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+    return sorted(found)

@@ -7,14 +7,13 @@ tokens and cost the run logged (`tokens/*`, `cost/total_usd`), and its alarms.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cookbook_tui.runners.alarms import AlarmThresholds, check_run
-from cookbook_tui.runners.rundir import is_run_dir, read_metrics, read_status, steps_done
+from cookbook_tui.runners.rundir import find_run_dirs, read_metrics, read_status, steps_done
 
 # The first metric worth a glance per workflow; a run of unknown workflow (a cookbook module, a
 # run dir tinker-cookbook wrote alone) takes the first of these its rows have.
@@ -27,7 +26,6 @@ HEADLINE_METRIC: dict[str, str] = {
 }
 _HEADLINE_GUESSES = ("env/all/reward/total", "dpo_loss", "teacher_kl", "train_mean_nll", "test/nll")
 TOKEN_KEYS = ("tokens/trained", "tokens/prefill", "tokens/sampled")
-MAX_DEPTH = 4  # runs/<recipe>/<time>/ sits two down; a cookbook log_path may sit deeper
 
 
 @dataclass
@@ -48,25 +46,6 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def find_run_dirs(roots: Iterable[Path]) -> list[Path]:
-    found: list[Path] = []
-    for root in roots:
-        root = Path(root)
-        if not root.is_dir():
-            continue
-        for folder, subdirs, _files in os.walk(root):
-            path = Path(folder)
-            depth = len(path.relative_to(root).parts)
-            if is_run_dir(path):
-                found.append(path)
-                subdirs[:] = []  # a run's own folders (iteration_*, checkpoints) are not runs
-            elif depth >= MAX_DEPTH:
-                subdirs[:] = []
-            else:
-                subdirs.sort()
-    return sorted(set(found))
 
 
 def headline_metric(workflow: str | None, rows: list[dict[str, Any]]) -> str | None:

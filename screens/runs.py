@@ -16,7 +16,7 @@ from cookbook_tui.app.rundir_view import (
     MetricsDigest,
     cost_so_far,
     eta_seconds,
-    find_run_dirs,
+    newest_run_dirs,
     projected_cost,
     read_status,
     run_alarms,
@@ -91,7 +91,7 @@ class RunsScreen(CookbookScreen):
         config = self.app.config
         now = config.now()
         rows = []
-        for run_dir in find_run_dirs(config.runs_dir):
+        for run_dir in newest_run_dirs(config.runs_dir):
             # each run's metrics are followed incrementally: a reload reads only new rows
             digest = self.digests.get(run_dir) or self.digests.setdefault(run_dir, MetricsDigest(run_dir / METRICS_FILE))
             digest.poll()

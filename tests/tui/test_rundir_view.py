@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from cookbook_tui.app.rundir_view import RunWatch, find_run_dirs
+from cookbook_tui.app.rundir_view import RunWatch, newest_run_dirs
 from cookbook_tui.runners.rundir import read_status
 
 from .factory import FIXTURES
@@ -50,7 +50,7 @@ def test_a_rewritten_metrics_file_rebuilds_the_columns(tmp_path: Path) -> None:
 
 
 def test_run_dirs_from_the_runner_and_from_tinker_cookbook_alone_are_found() -> None:
-    found = {f"{d.parent.name}/{d.name}" for d in find_run_dirs(FIXTURES / "run_dirs")}
+    found = {f"{d.parent.name}/{d.name}" for d in newest_run_dirs(FIXTURES / "run_dirs")}
     assert found == {
         "arithmetic-sft/20261128-101500",
         "arithmetic-sft/20261128-103000",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,14 @@ def test_status_writer_writes_every_field_run_status_reads(tmp_path: Path) -> No
     assert rundir.recipe_base_dir(tmp_path) == Path("/recipes")
     with pytest.raises(TypeError):  # a field RunStatus does not declare is refused, not written
         writer.update(stage="warmup")
+
+
+def test_architecture_md_lists_the_status_fields_run_status_declares() -> None:
+    text = (Path(__file__).resolve().parents[2] / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    listed = text[text.index("- `status.json` (atomic replace"):]
+    listed = listed[listed.index("{"):listed.index("}")]
+    assert re.findall(r'"(\w+)"(?!\|)', listed.replace('"running"|"finished"|"failed"|"cancelled"', "")) == [
+        f.name for f in dataclasses.fields(rundir.RunStatus)]
 
 
 def test_a_wrongly_typed_status_field_reads_as_absent(tmp_path: Path) -> None:

@@ -40,6 +40,16 @@ def user_recipe(tmp_path: Path) -> FixtureRecipe:
     return FixtureRecipe("my-sft", path, "sl", "local", "mine", False)
 
 
+async def runs_screen_at(pilot, chosen) -> RunsScreen:
+    """Ctrl+O, the table read, and the cursor on the first run `chosen(row)` picks."""
+    await pilot.press("ctrl+o")
+    await runs_read(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, RunsScreen)
+    screen.table.move_cursor(row=next(i for i, r in enumerate(screen.table.rows_shown) if chosen(r)))
+    return screen
+
+
 def process_gone(pid: int) -> bool:
     try:
         os.waitpid(pid, os.WNOHANG)
@@ -188,12 +198,7 @@ async def test_runs_screen_deletes_only_after_confirmation(tmp_path: Path) -> No
     target = runs / "arithmetic-sft" / "20261128-101500"
     app = make_app(runs_dir=runs)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+o")
-        await runs_read(pilot)
-        screen = app.screen
-        assert isinstance(screen, RunsScreen)
-        table = screen.table
-        table.move_cursor(row=next(i for i, r in enumerate(table.rows_shown) if r.run_dir == target))
+        table = (await runs_screen_at(pilot, lambda r: r.run_dir == target)).table
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.click("#no")
@@ -265,10 +270,7 @@ async def test_a_delete_that_fails_is_reported_and_the_run_stays(tmp_path: Path,
     monkeypatch.setattr(runs_module.shutil, "rmtree", refuse)
     app = make_app(runs_dir=runs)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+o")
-        await runs_read(pilot)
-        table = app.screen.table
-        table.move_cursor(row=next(i for i, r in enumerate(table.rows_shown) if r.run_dir == target))
+        table = (await runs_screen_at(pilot, lambda r: r.run_dir == target)).table
         await pilot.press("d")
         await pilot.click("#yes")
         await runs_read(pilot)
@@ -282,10 +284,7 @@ async def test_a_delete_that_fails_is_reported_and_the_run_stays(tmp_path: Path,
 async def test_the_running_run_cannot_be_deleted(in_fixtures) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+o")
-        await runs_read(pilot)
-        table = app.screen.table
-        table.move_cursor(row=next(i for i, r in enumerate(table.rows_shown) if r.status.state == "running"))
+        await runs_screen_at(pilot, lambda r: r.status.state == "running")
         await pilot.press("d")
         assert isinstance(app.screen, RunsScreen)  # no confirmation: refused outright
 
@@ -331,10 +330,7 @@ async def test_resume_from_the_runs_screen_starts_the_runner_on_that_run_dir(tmp
     python = fake_python(tmp_path, f'echo "$@" > {args_file}')
     app = make_app(runs_dir=runs, python=python)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+o")
-        await runs_read(pilot)
-        table = app.screen.table
-        table.move_cursor(row=next(i for i, r in enumerate(table.rows_shown) if r.run_dir == failed))
+        await runs_screen_at(pilot, lambda r: r.run_dir == failed)
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
         assert app.screen.run_dir == failed

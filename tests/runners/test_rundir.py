@@ -84,13 +84,13 @@ def test_a_wrongly_typed_status_field_reads_as_absent(tmp_path: Path) -> None:
 def test_a_run_dir_tinker_cookbook_wrote_alone(tmp_path: Path) -> None:
     """No status.json: only checkpoints.jsonl at first (it counts as a run dir), then metrics;
     finished once the final checkpoint is there. `runs` and the TUI read it the same way."""
-    from cookbook_tui.runners.runs_index import find_run_dirs, summarize
+    from cookbook_tui.runners.runs_index import summarize
 
     run = tmp_path / "sl-basic"
     run.mkdir()
     assert not rundir.is_run_dir(run)
     (run / "checkpoints.jsonl").write_text(json.dumps({"name": "000002", "batch": 2, "state_path": "tinker://a"}) + "\n")
-    assert rundir.is_run_dir(run) and find_run_dirs([tmp_path]) == [run]
+    assert rundir.is_run_dir(run) and rundir.find_run_dirs([tmp_path]) == [run]
     assert not rundir.is_run_dir(run / "checkpoints.jsonl")  # a file is not a run dir
     (run / "config.json").write_text(json.dumps({"model_name": "meta-llama/Llama-3.2-1B"}))
     (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "train_mean_nll": 1.0}) + "\n" for s in range(5)))

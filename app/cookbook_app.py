@@ -23,8 +23,8 @@ from cookbook_tui.app.run_launcher import (
     start_run_process,
     stop_process,
 )
-from cookbook_tui.app.rundir_view import find_run_dirs, read_status
-from cookbook_tui.runners.rundir import new_run_dir, run_folder_name
+from cookbook_tui.app.rundir_view import newest_run_dirs
+from cookbook_tui.runners.rundir import new_run_dir, read_status, run_folder_name
 from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors
 
@@ -89,7 +89,7 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
     # Watched runs: every run in the runs folder and every run open on a screen. One that was
     # running and no longer is gets a toast and the bell; the home screen counts those still going.
     def watched_run_dirs(self) -> list[Path]:
-        dirs = dict.fromkeys(find_run_dirs(self.config.runs_dir))
+        dirs = dict.fromkeys(newest_run_dirs(self.config.runs_dir))
         for screen in self.screen_stack:
             run_dir = getattr(screen, "run_dir", None)
             if isinstance(run_dir, Path):
@@ -185,7 +185,7 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
             recipes = []
         for recipe in recipes:
             extras.append((f"Edit recipe {recipe.name}", str(recipe.path), partial(self.open_editor, recipe)))
-        for run_dir in find_run_dirs(self.config.runs_dir)[:50]:
+        for run_dir in newest_run_dirs(self.config.runs_dir)[:50]:
             label = f"{run_dir.parent.name}/{run_dir.name}"
             extras.append((f"Open run {label}", str(run_dir), partial(self.open_run, run_dir)))
         return extras

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from cookbook_tui.app.config import RecipeProblem
+
+if TYPE_CHECKING:
+    from cookbook_tui.app.widgets.runs_table import RunRow
 
 
 @dataclass
@@ -40,6 +44,20 @@ class RunDirRead(Message):
     """A worker read a run dir's history; `changed` names the parts that have new data."""
 
     changed: set[str]
+
+
+@dataclass
+class RunsRead(Message):
+    """A worker read every run under the runs folder (status, metrics, alarms), for the Runs table."""
+
+    rows: list[RunRow]
+
+
+@dataclass
+class RunDeleted(Message):
+    """A worker deleted a run's folder."""
+
+    run_dir: Path
 
 
 @dataclass

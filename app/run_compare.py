@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from cookbook_tui.app.chart_model import compact, headline_keys
-from cookbook_tui.runners.rundir import CONFIG_FILE
+from cookbook_tui.runners.rundir import CONFIG_FILE, RECIPE_FILE, read_json, steps_done
 
-RECIPE_FILE = "recipe.toml"
 # Keys that differ between any two runs without saying anything about them.
 NOISE_KEYS = ("log_path", "log_dir", "wandb_name", "wandb_project", "base_url", "load_checkpoint_path", "run_dir")
 # Short names for the keys people vary most, for run labels (`lr=3e-3`).
@@ -50,11 +49,8 @@ def run_config(run_dir: Path) -> dict[str, Any]:
         config.update({f"recipe:{k}": v for k, v in flatten(tomllib.loads((run_dir / RECIPE_FILE).read_text("utf-8"))).items()})
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         pass
-    try:
-        raw = json.loads((run_dir / CONFIG_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        raw = None
-    if isinstance(raw, dict):
+    raw = read_json(run_dir / CONFIG_FILE)
+    if raw is not None:
         config.update({f"config:{k}": v for k, v in flatten(raw).items()})
     return config
 
@@ -153,7 +149,7 @@ def summarise(label: str, columns: dict[str, tuple[list[int], list[float]]], key
             final[key] = values[-1]
             best[key] = min(values) if better_is_lower(key) else max(values)
     last_steps = [steps[-1] for steps, _ in columns.values() if steps]
-    return SummaryRow(label, max(last_steps) + 1 if last_steps else None, duration_s, final, best)
+    return SummaryRow(label, steps_done(max(last_steps)) if last_steps else None, duration_s, final, best)
 
 
 def summary_keys(workflows: Sequence[str | None], key_sets: Sequence[Sequence[str]]) -> list[str]:

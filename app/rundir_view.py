@@ -1,16 +1,14 @@
-"""Reading a run directory for the screens: status, and JSONL files followed incrementally.
+"""Watching a run directory for the screens: JSONL files followed incrementally, a log tail, metric
+columns, digests for the runs table, and the alarm and cost helpers the screens show.
 
 No textual here and no torch: the run screen polls these on a timer, so every read starts where the
 previous one stopped (a remembered byte offset) and a growing metrics.jsonl costs only its new rows.
-Works on run dirs written by our runner (status.json present) and by tinker-cookbook alone (no
-status.json: the state is inferred from checkpoints.jsonl). The file names, the pid check and the
-JSONL follower are the runner's (`cookbook_tui.runners.rundir`); this module adds what only the
-screens need: a pid check that tests can replace, a log tail, metric columns, a whole-run watch.
+What a run dir is and says (its files, `RunStatus`, `read_status` with the dead-pid rule,
+`is_run_dir`, `steps_done`) is the run-dir contract's one module, `cookbook_tui.runners.rundir`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,90 +19,17 @@ from typing import Any
 from cookbook_tui.runners.alarms import Alarm, AlarmWatch, safe_thresholds, stall_alarm
 from cookbook_tui.runners.rundir import (
     CHECKPOINTS_FILE,
-    CONFIG_FILE,
-    EXITED_WITHOUT_STATUS,
     LOG_FILE,
     METRICS_FILE,
     SAMPLES_FILE,
-    STATUS_FILE,
     JsonlTail,
-    parse_time,
+    RunStatus,
+    find_run_dirs,
     pid_alive,
-    read_jsonl,
+    read_status,
+    steps_done,
+    tail_rows,
 )
-
-RUN_DIR_MARKERS = (STATUS_FILE, METRICS_FILE, CHECKPOINTS_FILE, CONFIG_FILE)
-ACTIVE_STATES = ("running",)
-
-
-@dataclass
-class RunStatus:
-    """status.json as the screens see it; `state` already accounts for a dead pid."""
-
-    state: str = "unknown"
-    pid: int | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    error: str | None = None
-    recipe: str | None = None
-    workflow: str | None = None
-    backend: str | None = None
-    model: str | None = None
-    step: int | None = None
-    total_steps: int | None = None
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in ACTIVE_STATES
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def read_status(run_dir: Path, pid_alive: Callable[[int | None], bool] = pid_alive) -> RunStatus:
-    raw = read_json(run_dir / STATUS_FILE)
-    if raw is None:
-        return _status_without_status_file(run_dir)
-    status = RunStatus(
-        state=str(raw.get("state") or "unknown"),
-        pid=raw.get("pid") if isinstance(raw.get("pid"), int) else None,
-        started_at=parse_time(raw.get("started_at")),
-        ended_at=parse_time(raw.get("ended_at")),
-        error=raw.get("error") or None,
-        recipe=raw.get("recipe"),
-        workflow=raw.get("workflow"),
-        backend=raw.get("backend"),
-        model=raw.get("model"),
-        step=raw.get("step") if isinstance(raw.get("step"), int) else None,
-        total_steps=raw.get("total_steps") if isinstance(raw.get("total_steps"), int) else None,
-    )
-    if status.state == "running" and not pid_alive(status.pid):
-        # The contract: a running status whose process is gone reads as failed.
-        status.state = "failed"
-        status.error = status.error or EXITED_WITHOUT_STATUS
-    return status
-
-
-def _status_without_status_file(run_dir: Path) -> RunStatus:
-    """A run dir tinker-cookbook wrote by itself: no pid, so no live state; read what is there."""
-    config = read_json(run_dir / CONFIG_FILE) or {}
-    checkpoints = read_jsonl(run_dir / CHECKPOINTS_FILE)
-    finished = any(row.get("final") or row.get("name") == "final" for row in checkpoints)
-    # Polled every tick: only the end of metrics.jsonl is read, never the whole history.
-    last = last_jsonl_row(run_dir / METRICS_FILE)
-    # status.json's `step` counts steps done; metrics rows are numbered from 0
-    done = last["step"] + 1 if isinstance(last.get("step"), int) else None
-    return RunStatus(
-        state="finished" if finished else "unknown",
-        model=config.get("model_name"),
-        recipe=run_dir.parent.name if run_dir.parent.name != "runs" else run_dir.name,
-        step=done,
-    )
 
 
 class TextTail:
@@ -143,7 +68,7 @@ class MetricSeries:
     def steps_done(self) -> int | None:
         """Steps with a row so far (rows are numbered from 0), like status.json's `step`."""
         last = [steps[-1] for steps, _ in self.columns.values() if steps]
-        return max(last) + 1 if last else None
+        return steps_done(max(last)) if last else None
 
     def add_rows(self, rows: list[dict[str, Any]]) -> None:
         # Hot path when a run with 100k rows is opened: exact type checks (bool is not a metric)
@@ -226,56 +151,16 @@ class RunWatch:
         return changed
 
 
-def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / marker).exists() for marker in RUN_DIR_MARKERS)
-
-
-def find_run_dirs(root: Path, max_depth: int = 3) -> list[Path]:
-    """Run dirs under `root` (runs/<recipe>/<timestamp> is depth 2), newest first."""
-    found: list[Path] = []
-
-    def walk(folder: Path, depth: int) -> None:
-        try:
-            children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-        except OSError:
-            return
-        for child in children:
-            if is_run_dir(child):
-                found.append(child)
-            elif depth < max_depth:
-                walk(child, depth + 1)
-
-    if is_run_dir(root):
-        return [root]
-    walk(root, 1)
-    return sorted(found, key=lambda p: (p.name, str(p)), reverse=True)
+def newest_run_dirs(root: Path) -> list[Path]:
+    """The run dirs under `root` (rundir.find_run_dirs), newest first: folder names are UTC
+    timestamps (runs/<recipe>/<time>)."""
+    return sorted(find_run_dirs([root]), key=lambda p: (p.name, str(p)), reverse=True)
 
 
 @dataclass
 class MetricsPreview:
     columns: dict[str, tuple[list[int], list[float]]]
     rows: int
-
-
-def tail_rows(path: Path, window: int) -> list[dict[str, Any]]:
-    """The complete JSONL rows in the last `window` bytes of a file (a line cut by the window and
-    undecodable lines are skipped), reading only its end."""
-    try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(max(0, size - window))
-            chunk = handle.read()
-    except OSError:
-        return []
-    rows = []
-    for line in chunk.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
 
 
 def preview_metrics(path: Path, window: int) -> MetricsPreview:
@@ -285,12 +170,6 @@ def preview_metrics(path: Path, window: int) -> MetricsPreview:
     series = MetricSeries()
     series.add_rows(rows)
     return MetricsPreview(series.columns, len(rows))
-
-
-def last_jsonl_row(path: Path, window: int = 64 * 1024) -> dict[str, Any]:
-    """The last complete row of a JSONL file, reading only its end."""
-    rows = tail_rows(path, window)
-    return rows[-1] if rows else {}
 
 
 TIME_KEY = "time/total"  # tinker-cookbook's seconds per step
@@ -332,7 +211,7 @@ class MetricsDigest:
                 self._by_step[step] = float(seconds)  # a resumed step logged again counts once
                 self.recent = (self.recent + [float(seconds)])[-RECENT_STEPS:]
             self.last_row = row
-            self.steps_done = step + 1
+            self.steps_done = steps_done(step)
         if rows or self._tail.reset:
             self.step_seconds = sum(self._by_step.values())
 

@@ -12,7 +12,7 @@ EXIT_BAD_INPUT = 2
 def compare_problem(run_dirs: list[str]) -> str | None:
     """Why these run dirs cannot be compared, in words that name the bad one; None if they can."""
     from cookbook_tui.app.run_compare import MAX_RUNS
-    from cookbook_tui.app.rundir_view import is_run_dir
+    from cookbook_tui.runners.rundir import RUN_DIR_MARKERS, is_run_dir
 
     if not 2 <= len(run_dirs) <= MAX_RUNS:
         return f"compare takes 2 to {MAX_RUNS} run directories, got {len(run_dirs)}"
@@ -20,7 +20,7 @@ def compare_problem(run_dirs: list[str]) -> str | None:
         if not Path(run_dir).is_dir():
             return f"{run_dir}: no such run directory"
         if not is_run_dir(Path(run_dir)):
-            return f"{run_dir}: not a run directory (no status.json, metrics.jsonl, checkpoints.jsonl or config.json)"
+            return f"{run_dir}: not a run directory (no {', '.join(RUN_DIR_MARKERS[:-1])} or {RUN_DIR_MARKERS[-1]})"
     if len({Path(d).resolve() for d in run_dirs}) < len(run_dirs):
         return "the same run directory is named twice"
     return None

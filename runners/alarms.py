@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.runners.rundir import METRICS_FILE, parse_time, read_metrics, read_status
+from cookbook_tui.runners.rundir import METRICS_FILE, RunStatus, read_metrics, read_status, steps_done
 
 KL_KEY = "optim/kl_sample_train_v1"
 ENTROPY_KEY = "optim/entropy"
@@ -166,17 +166,16 @@ def stall_alarm(
 
 def check_stalled(
     rows: list[dict[str, Any]],
-    status: dict[str, Any] | None,
+    status: RunStatus,
     last_write: float | None,
     now: float,
     thresholds: AlarmThresholds = AlarmThresholds(),
 ) -> Alarm | None:
     """`stall_alarm` for a run's rows and status.json (`last_write`: the metrics file's mtime)."""
-    status = status or {}
-    started = parse_time(status.get("started_at"))
+    started = status.started_at
     return stall_alarm(
-        status.get("state"), last_write, started.timestamp() if started else None,
-        rows[-1]["step"] + 1 if rows else 0, _median_step_seconds(rows), now, thresholds,
+        status.state, last_write, started.timestamp() if started else None,
+        (steps_done(rows[-1]["step"]) if rows else None) or 0, _median_step_seconds(rows), now, thresholds,
     )
 
 

@@ -76,12 +76,12 @@ def _run_dir_for(args: argparse.Namespace, recipe: Recipe) -> tuple[Path, bool] 
         if not (run_dir / rundir.RECIPE_FILE).is_file():
             return _bad(f"--resume {run_dir}: not a cookbook-tui run dir (no {rundir.RECIPE_FILE})")
         status = rundir.read_status(run_dir)
-        if status and status.get("state") == "running":
-            return _bad(f"--resume {run_dir}: the run is still going (pid {status.get('pid')})")
+        if status.is_active:
+            return _bad(f"--resume {run_dir}: the run is still going (pid {status.pid})")
         return run_dir, True
     if args.log_dir:
         run_dir = Path(args.log_dir)
-        if rundir.is_run_dir(run_dir) or (run_dir / rundir.CHECKPOINTS_FILE).exists():
+        if rundir.is_run_dir(run_dir):
             return _bad(f"--log-dir {run_dir} already holds a run: continue it with --resume {run_dir}, or pick a new dir")
         return run_dir, False
     return rundir.new_run_dir("runs", rundir.run_folder_name(recipe.path, recipe.name)), False

@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from cookbook_tui.runners.rundir import METRICS_FILE, JsonlTail
+from cookbook_tui.runners.rundir import METRICS_FILE, JsonlTail, steps_done
 
 # The few numbers worth a glance per workflow (all keys stay in metrics.jsonl).
 KEY_METRICS: dict[str, tuple[str, ...]] = {
@@ -144,11 +144,12 @@ class Reporter:
         shown = "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items())
         if shown:
             self._headline.update(metrics)
+        done = steps_done(step)
         if not self.console.is_terminal:  # a log file or a pipe gets a line a step; a terminal, the bar
             of = f"/{self._total}" if self._total else ""
-            self._progress.console.print(f"{self._stage} step {step + 1}{of}  {shown}", markup=False, soft_wrap=True)
+            self._progress.console.print(f"{self._stage} step {done}{of}  {shown}", markup=False, soft_wrap=True)
         self._progress.headline = "  ".join(f"{k} {_fmt(v)}" for k, v in self._headline.items())
-        self._progress.update(self._task, completed=step + 1)
+        self._progress.update(self._task, completed=done)
 
     def finished(self, state: str, run_dir: Path, error: str | None = None) -> None:
         self._stop_bar()

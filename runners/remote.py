@@ -19,8 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.runners.rundir import read_checkpoints
-from cookbook_tui.runners.runs_index import find_run_dirs
+from cookbook_tui.runners.rundir import find_run_dirs, read_checkpoints
 
 CALL_SECONDS = 30.0  # one REST call
 DOWNLOAD_SECONDS = 600.0

@@ -7,11 +7,9 @@ the cookbook's last checkpoint, and metrics.jsonl / samples.jsonl hold each step
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from cookbook_tui.recipes import Recipe
 from cookbook_tui.recipes.schema import warmup_ref_step
 from cookbook_tui.runners import rundir, token_meter
 from cookbook_tui.runners.progress import MetricsFollower, Reporter
+from cookbook_tui.runners.rundir_resume import named_checkpoint, prepare_resume, resume_step
 
 logger = logging.getLogger("cookbook_tui.run")
 
@@ -26,57 +25,6 @@ logger = logging.getLogger("cookbook_tui.run")
 class RunCancelled(KeyboardInterrupt):
     """SIGTERM, raised as a KeyboardInterrupt so asyncio and the cookbook unwind as on Ctrl-C
     (asyncio swallows other BaseExceptions raised inside callbacks)."""
-
-
-@dataclass(frozen=True)
-class CheckpointPaths:
-    state_path: str | None
-    sampler_path: str | None
-
-
-def resume_step(log_path: Path) -> int:
-    """The step a resumed cookbook loop starts at: its last resumable checkpoint's step. After the
-    "final" checkpoint the loop has nothing left to redo (resuming a finished run, or one killed
-    just before its last status write), so every step already logged is kept."""
-    row = rundir.last_checkpoint(log_path)
-    if row is None:
-        return 0
-    step = rundir.checkpoint_step(row)
-    if step is not None:
-        return step
-    if row.get("name") == "final":
-        rows = rundir.read_metrics(log_path)
-        return rows[-1]["step"] + 1 if rows else 0
-    return 0
-
-
-def prepare_resume(log_path: Path, run_dir: Path, start_step: int) -> None:
-    """Drop what the interrupted run wrote at or after the step the cookbook will redo, and torn
-    last lines (a kill -9 mid-write), so the continued files hold every step exactly once."""
-    checkpoints = log_path / rundir.CHECKPOINTS_FILE
-    if checkpoints.exists():
-        # tinker-cookbook appends its rows unrepaired and reads them back strictly (json.loads per
-        # line): a torn or blank line would fail the resumed loop, so only whole rows are kept.
-        rundir.write_atomic(checkpoints, "".join(_json(r) for r in rundir.read_checkpoints(log_path)))
-    metrics = log_path / rundir.METRICS_FILE
-    if metrics.exists():
-        rows = [r for r in rundir.read_metrics(log_path) if r["step"] < start_step]
-        rundir.write_atomic(metrics, "".join(_json(r) for r in rows))
-    samples = run_dir / rundir.SAMPLES_FILE
-    if samples.exists() and log_path == run_dir:
-        rows = [r for r in rundir.read_samples(run_dir) if isinstance(r.get("step"), int) and r["step"] < start_step]
-        rundir.write_atomic(samples, "".join(_json(r) for r in rows))
-
-
-def _json(row: dict[str, Any]) -> str:
-    return json.dumps(row) + "\n"
-
-
-def named_checkpoint(log_path: Path, name: str) -> CheckpointPaths | None:
-    rows = [r for r in rundir.read_checkpoints(log_path) if r.get("name") == name]
-    if not rows:
-        return None
-    return CheckpointPaths(rows[-1].get("state_path"), rows[-1].get("sampler_path"))
 
 
 class Runner:
@@ -109,7 +57,7 @@ class Runner:
                 self.reporter.warning(f"alarm: {alarm.message}")
                 logger.warning("alarm (%s) at step %s: %s", alarm.kind, alarm.step, alarm.message)
             if stage_name == "train":
-                self.status.update(step=row["step"] + 1)
+                self.status.update(step=rundir.steps_done(row["step"]))
 
         follower = MetricsFollower(log_path, on_row)
         follower.skip_steps_before(rundir.read_metrics(log_path))

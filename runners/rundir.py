@@ -13,10 +13,11 @@ import re
 import secrets
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 _loads: Callable[[str | bytes], Any]
 try:  # a run screen opening 100k metric rows spends most of its time parsing them
@@ -35,7 +36,10 @@ CONFIG_FILE = "config.json"
 LOG_FILE = "logs.log"
 
 STATES = ("running", "finished", "failed", "cancelled")
+ACTIVE_STATES = ("running",)
 EXITED_WITHOUT_STATUS = "process exited without a final status"
+# A folder holding any of these is a run dir (ours, or one tinker-cookbook wrote alone).
+RUN_DIR_MARKERS = (STATUS_FILE, METRICS_FILE, CHECKPOINTS_FILE, CONFIG_FILE)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -50,8 +54,15 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def steps_done(last_step: object) -> int | None:
+    """How many steps are done once the metrics row numbered `last_step` is written: rows count
+    from 0, while status.json's `step` and every "steps" shown count steps done. None when there
+    is no step (no row yet, or a row without an int step)."""
+    return last_step + 1 if type(last_step) is int else None
 
 
 _UNSAFE_IN_FOLDER_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -145,6 +156,11 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         handle.write(data.encode("utf-8"))
 
 
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Replace a JSONL file atomically with exactly these rows."""
+    write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """All complete JSON rows; a torn last line (a writer mid-append, a kill -9) is skipped."""
     try:
@@ -162,6 +178,42 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         if isinstance(row, dict):
             rows.append(row)
     return rows
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object file (status.json, config.json); None when absent, unreadable or not an object."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def tail_rows(path: Path, window: int) -> list[dict[str, Any]]:
+    """The complete JSONL rows in the last `window` bytes of a file (a line cut by the window and
+    undecodable lines are skipped), reading only its end."""
+    try:
+        with Path(path).open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - window))
+            chunk = handle.read()
+    except OSError:
+        return []
+    rows = []
+    for line in chunk.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def last_jsonl_row(path: Path, window: int = 64 * 1024) -> dict[str, Any]:
+    """The last complete row of a JSONL file, reading only its end."""
+    rows = tail_rows(path, window)
+    return rows[-1] if rows else {}
 
 
 # ---------------------------------------------------------------------------------------- status
@@ -183,47 +235,114 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def write_status(run_dir: Path, status: dict[str, Any]) -> None:
-    write_atomic(Path(run_dir) / STATUS_FILE, json.dumps(status, indent=2, sort_keys=True) + "\n")
+@dataclass(frozen=True)
+class RunStatus:
+    """status.json, typed: the one declaration of its fields. StatusWriter writes these and
+    read_status reads them; `state` read back already accounts for a dead pid."""
+
+    state: str = "unknown"  # one of STATES, or "unknown" (a run dir tinker-cookbook wrote alone)
+    pid: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+    recipe: str | None = None
+    workflow: str | None = None
+    backend: str | None = None
+    model: str | None = None
+    step: int | None = None  # steps done (see steps_done)
+    total_steps: int | None = None
+    log_dir: str | None = None
+    recipe_dir: str | None = None  # where the recipe's relative paths resolve (for --resume)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat(timespec="seconds")
+        return data
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> RunStatus:
+        """The fields of a status.json object, each read by its declared type: a value of the
+        wrong type (or an unreadable time) reads as absent, unknown keys are ignored."""
+        values: dict[str, Any] = {}
+        for name, kind in _status_field_kinds().items():
+            value = raw.get(name)
+            if kind is datetime:
+                value = parse_time(value)
+            elif type(value) is not kind or value == "":
+                value = None
+            if value is not None:
+                values[name] = value
+        return cls(**values)
 
 
-def read_status(run_dir: Path) -> dict[str, Any] | None:
-    """The run's status; a `running` status whose process is gone reads as failed."""
-    try:
-        status = json.loads((Path(run_dir) / STATUS_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    if not isinstance(status, dict):
-        return None
-    if status.get("state") == "running" and not pid_alive(status.get("pid")):
-        status = dict(status, state="failed", error=status.get("error") or EXITED_WITHOUT_STATUS)
+@cache
+def _status_field_kinds() -> dict[str, type]:
+    """RunStatus's field -> its type without None (`int | None` -> int)."""
+    hints = get_type_hints(RunStatus)
+    kinds = {}
+    for item in fields(RunStatus):
+        hint = hints[item.name]
+        kinds[item.name] = next((a for a in get_args(hint) if a is not type(None)), hint)
+    return kinds
+
+
+def write_status(run_dir: Path, status: RunStatus | dict[str, Any]) -> None:
+    data = status.to_json() if isinstance(status, RunStatus) else status
+    write_atomic(Path(run_dir) / STATUS_FILE, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_status(run_dir: Path, pid_alive: Callable[[int | None], bool] = pid_alive) -> RunStatus:
+    """The run's status. The one rule: a `running` status whose process is gone reads as failed
+    (`pid_alive` is replaceable for tests). A run dir without a readable status.json (one
+    tinker-cookbook wrote alone) gets what its files say: see `inferred_status`."""
+    raw = read_json(Path(run_dir) / STATUS_FILE)
+    if raw is None:
+        return inferred_status(Path(run_dir))
+    status = RunStatus.from_json(raw)
+    if status.state == "running" and not pid_alive(status.pid):
+        status = replace(status, state="failed", error=status.error or EXITED_WITHOUT_STATUS)
     return status
+
+
+def inferred_status(run_dir: Path) -> RunStatus:
+    """A run dir with no status.json: no pid, so no live state. Finished when checkpoints.jsonl
+    has the final checkpoint, else unknown; steps from the tail of metrics.jsonl (read every poll:
+    only the file's end, never the whole history); the model from the cookbook's config.json."""
+    config = read_json(run_dir / CONFIG_FILE) or {}
+    finished = any(row.get("final") or row.get("name") == "final" for row in read_checkpoints(run_dir))
+    model = config.get("model_name")
+    return RunStatus(
+        state="finished" if finished else "unknown",
+        model=model if isinstance(model, str) else None,
+        recipe=run_dir.parent.name if run_dir.parent.name != "runs" else run_dir.name,
+        step=steps_done(last_jsonl_row(run_dir / METRICS_FILE).get("step")),
+    )
 
 
 @dataclass
 class StatusWriter:
-    """Keeps a run's status.json current: one writer per run process."""
+    """Keeps a run's status.json current: one writer per run process. Fields are RunStatus's
+    (an unknown one is a TypeError, not a key nobody reads)."""
 
     run_dir: Path
-    base: dict[str, Any] = field(default_factory=dict)
+    status: RunStatus = RunStatus()
 
     def start(self, **fields: Any) -> None:
-        self.base = {
-            "state": "running",
-            "pid": os.getpid(),
-            "started_at": utc_now(),
-            "ended_at": None,
-            "error": None,
-            "step": None,
-            "total_steps": None,
-            "log_dir": str(Path(self.run_dir).resolve()),
-            **fields,
-        }
-        write_status(self.run_dir, self.base)
+        self.status = RunStatus(
+            state="running", pid=os.getpid(), started_at=utc_now(),
+            log_dir=str(Path(self.run_dir).resolve()), **fields,
+        )
+        write_status(self.run_dir, self.status)
 
     def update(self, **fields: Any) -> None:
-        self.base.update(fields)
-        write_status(self.run_dir, self.base)
+        self.status = replace(self.status, **fields)
+        write_status(self.run_dir, self.status)
 
     def finish(self, state: str, error: str | None = None) -> None:
         assert state in STATES
@@ -250,7 +369,7 @@ def dedupe_metrics(run_dir: Path) -> int:
     if not path.exists():
         return 0
     rows = dedupe_metrics_rows(read_jsonl(path))
-    write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(path, rows)
     return len(rows)
 
 
@@ -354,11 +473,30 @@ def write_recipe_copy(run_dir: Path, text: str) -> None:
 
 def recipe_base_dir(run_dir: Path) -> Path | None:
     """Where the run's recipe resolved relative paths (status.json `recipe_dir`), if known."""
-    status = read_status(run_dir) or {}
-    folder = status.get("recipe_dir")
+    folder = read_status(run_dir).recipe_dir
     return Path(folder) if folder else None
 
 
 def is_run_dir(path: Path) -> bool:
+    """A folder with any of RUN_DIR_MARKERS: the one test, for the TUI, `runs`, and --log-dir."""
     path = Path(path)
-    return any((path / name).exists() for name in (STATUS_FILE, METRICS_FILE, CONFIG_FILE))
+    return path.is_dir() and any((path / name).exists() for name in RUN_DIR_MARKERS)
+
+
+def find_run_dirs(roots: Iterable[Path], max_depth: int = 4) -> list[Path]:
+    """The run dirs at or under `roots`, sorted by path: runs/<recipe>/<time>/ sits two down, a
+    cookbook log_path may sit deeper. A run's own folders (warmup/, iteration_*) are not runs, and
+    hidden folders (.process-logs) are skipped."""
+    found: set[Path] = set()
+    for root in roots:
+        root = Path(root)
+        for folder, subdirs, _files in os.walk(root):
+            path = Path(folder)
+            if is_run_dir(path):
+                found.add(path)
+                subdirs[:] = []
+            elif len(path.relative_to(root).parts) >= max_depth:
+                subdirs[:] = []
+            else:
+                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+    return sorted(found)

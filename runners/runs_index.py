@@ -7,15 +7,13 @@ tokens and cost the run logged (`tokens/*`, `cost/total_usd`), and its alarms.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cookbook_tui.runners.alarms import AlarmThresholds, check_run
-from cookbook_tui.runners.rundir import CONFIG_FILE, is_run_dir, read_metrics, read_status
+from cookbook_tui.runners.rundir import find_run_dirs, read_metrics, read_status, steps_done
 
 # The first metric worth a glance per workflow; a run of unknown workflow (a cookbook module, a
 # run dir tinker-cookbook wrote alone) takes the first of these its rows have.
@@ -28,7 +26,6 @@ HEADLINE_METRIC: dict[str, str] = {
 }
 _HEADLINE_GUESSES = ("env/all/reward/total", "dpo_loss", "teacher_kl", "train_mean_nll", "test/nll")
 TOKEN_KEYS = ("tokens/trained", "tokens/prefill", "tokens/sampled")
-MAX_DEPTH = 4  # runs/<recipe>/<time>/ sits two down; a cookbook log_path may sit deeper
 
 
 @dataclass
@@ -51,33 +48,6 @@ class RunSummary:
         return asdict(self)
 
 
-def find_run_dirs(roots: Iterable[Path]) -> list[Path]:
-    found: list[Path] = []
-    for root in roots:
-        root = Path(root)
-        if not root.is_dir():
-            continue
-        for folder, subdirs, _files in os.walk(root):
-            path = Path(folder)
-            depth = len(path.relative_to(root).parts)
-            if is_run_dir(path):
-                found.append(path)
-                subdirs[:] = []  # a run's own folders (iteration_*, checkpoints) are not runs
-            elif depth >= MAX_DEPTH:
-                subdirs[:] = []
-            else:
-                subdirs.sort()
-    return sorted(set(found))
-
-
-def _config(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def headline_metric(workflow: str | None, rows: list[dict[str, Any]]) -> str | None:
     if workflow in HEADLINE_METRIC:
         return HEADLINE_METRIC[workflow]
@@ -95,10 +65,9 @@ def _last(rows: list[dict[str, Any]], key: str) -> float | None:
 
 def summarize(run_dir: Path, thresholds: AlarmThresholds | None = None, now: float | None = None) -> RunSummary:
     run_dir = Path(run_dir)
-    status = read_status(run_dir) or {}
-    config = _config(run_dir)
+    status = read_status(run_dir)
     rows = read_metrics(run_dir)
-    workflow = status.get("workflow")
+    workflow = status.workflow
     headline = headline_metric(workflow, rows)
     tokens = {}
     for key in TOKEN_KEYS:  # per-step counts: the run's total is their sum
@@ -107,13 +76,13 @@ def summarize(run_dir: Path, thresholds: AlarmThresholds | None = None, now: flo
             tokens[key.split("/", 1)[1]] = float(sum(values))
     return RunSummary(
         run_dir=str(run_dir),
-        recipe=status.get("recipe") or config.get("name") or run_dir.parent.name,
+        recipe=status.recipe or run_dir.parent.name,
         workflow=workflow,
-        backend=status.get("backend"),
-        model=status.get("model") or config.get("model_name"),
-        state=status.get("state") or ("finished" if rows else "unknown"),
-        steps=(rows[-1]["step"] + 1) if rows else 0,
-        total_steps=status.get("total_steps"),
+        backend=status.backend,
+        model=status.model,
+        state=status.state,
+        steps=(steps_done(rows[-1]["step"]) if rows else None) or 0,
+        total_steps=status.total_steps,
         headline=headline,
         headline_value=_last(rows, headline) if headline else None,
         tokens=tokens,

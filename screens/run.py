@@ -22,9 +22,6 @@ from cookbook_tui.app.chart_model import run_colour
 from cookbook_tui.app.messages import ChartCursorMoved, CheckpointReply, RunDirRead
 from cookbook_tui.app.printable import printable
 from cookbook_tui.app.rundir_view import (
-    EXITED_WITHOUT_STATUS,
-    METRICS_FILE,
-    RunStatus,
     RunWatch,
     cost_so_far,
     preview_metrics,
@@ -37,6 +34,7 @@ from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
 from cookbook_tui.app.widgets.failure_view import FailureView
 from cookbook_tui.app.widgets.run_status_bar import RunStatusBar
 from cookbook_tui.app.widgets.samples_pane import SamplesPane
+from cookbook_tui.runners.rundir import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus
 from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
 

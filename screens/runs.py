@@ -1,28 +1,37 @@
 """Every run under the runs folder; open, resume, stop, delete, mark runs to compare; sort by any
-column (`s`, or click its header), filter (`/`)."""
+column (`s`, or click its header), filter (`/`).
+
+Reading the runs (every run's status and new metrics rows) and deleting one touch the disk, so
+they run in a thread worker and come back as messages: a slow disk or a big runs folder never
+holds up the keys. Sorting, filtering and marking work on the rows last read, with no file access.
+"""
 
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import Worker, WorkerState
 
+from cookbook_tui.app.messages import RunDeleted, RunsRead
 from cookbook_tui.app.rundir_view import (
-    METRICS_FILE,
     MetricsDigest,
     cost_so_far,
     eta_seconds,
-    find_run_dirs,
+    newest_run_dirs,
     projected_cost,
-    read_status,
     run_alarms,
     run_seconds,
 )
 from cookbook_tui.app.widgets.runs_table import COLUMNS, RunRow, RunsTable, sort_value
+from cookbook_tui.runners.rundir import METRICS_FILE, read_status
 from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
 
@@ -32,6 +41,26 @@ REFRESH_EVERY_S = 2.0
 def started_then_name(row: RunRow) -> tuple[float, str]:
     started = row.status.started_at
     return (started.timestamp() if started else float("-inf"), str(row.run_dir))
+
+
+def read_run_rows(runs_dir: Path, digests: dict[Path, MetricsDigest], pid_alive: Callable[[int | None], bool],
+                  now: datetime) -> list[RunRow]:
+    """A table row for every run under `runs_dir`, newest first. Each run's metrics are followed
+    incrementally through its digest in `digests` (kept between reads): a reload reads only new rows."""
+    rows = []
+    for run_dir in newest_run_dirs(runs_dir):
+        digest = digests.get(run_dir) or digests.setdefault(run_dir, MetricsDigest(run_dir / METRICS_FILE))
+        digest.poll()
+        status = read_status(run_dir, pid_alive)
+        cost = cost_so_far(digest.last_row)
+        rows.append(RunRow(
+            run_dir, status, digest.last_row, digest.steps_done,
+            run_seconds(status, digest, now), eta_seconds(status, digest, now),
+            alarms=run_alarms(status, run_dir / METRICS_FILE, digest.alarms, digest.steps_done,
+                              digest.seconds_per_step(now.timestamp()), now),
+            cost=cost, cost_at_end=projected_cost(cost, digest.steps_done, status.total_steps),
+        ))
+    return rows
 
 
 def remove_empty_parent(run_dir: Path, runs_dir: Path) -> None:
@@ -61,7 +90,13 @@ class RunsScreen(CookbookScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.digests: dict[Path, MetricsDigest] = {}
+        self.digests: dict[Path, MetricsDigest] = {}  # the reading worker's: used under file_lock
+        # One worker at a time touches the run dirs: a read never sees a half-deleted run.
+        self.file_lock = threading.Lock()
+        self.runs: list[RunRow] = []  # as last read, before the filter and the sort
+        self.loaded = False  # the first read has come back
+        self.reading: Worker[None] | None = None
+        self.read_again = False  # a reload was asked for while a read was under way
         self.sort_column: str | None = None  # None: newest first
         self.sort_reverse = False
         self.filter_text = ""
@@ -75,6 +110,7 @@ class RunsScreen(CookbookScreen):
 
     def on_mount(self) -> None:
         self.query_one("#runs-filter", Input).display = False
+        self.show_runs()
         self.action_reload()
         self.table.focus()
         if self.app.config.poll_interval > 0:
@@ -88,22 +124,31 @@ class RunsScreen(CookbookScreen):
         return self.query_one(RunsTable)
 
     def action_reload(self) -> None:
+        """Read the runs again in the worker; asked during a read, one more read follows it."""
+        if self.reading is not None and self.reading.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            self.read_again = True
+            return
+        self.reading = self.read_runs()
+
+    @work(thread=True, group="runs-read", exit_on_error=False, description="Reading the runs")
+    def read_runs(self) -> None:
         config = self.app.config
-        now = config.now()
-        rows = []
-        for run_dir in find_run_dirs(config.runs_dir):
-            # each run's metrics are followed incrementally: a reload reads only new rows
-            digest = self.digests.get(run_dir) or self.digests.setdefault(run_dir, MetricsDigest(run_dir / METRICS_FILE))
-            digest.poll()
-            status = read_status(run_dir, config.pid_alive)
-            cost = cost_so_far(digest.last_row)
-            rows.append(RunRow(
-                run_dir, status, digest.last_row, digest.steps_done,
-                run_seconds(status, digest, now), eta_seconds(status, digest, now),
-                alarms=run_alarms(status, run_dir / METRICS_FILE, digest.alarms, digest.steps_done,
-                                  digest.seconds_per_step(now.timestamp()), now),
-                cost=cost, cost_at_end=projected_cost(cost, digest.steps_done, status.total_steps),
-            ))
+        with self.file_lock:
+            rows = read_run_rows(config.runs_dir, self.digests, config.pid_alive, config.now())
+        self.post_message(RunsRead(rows))
+
+    @on(RunsRead)
+    def runs_read(self, message: RunsRead) -> None:
+        self.runs, self.loaded, self.reading = message.rows, True, None
+        self.show_runs()
+        if self.read_again:
+            self.read_again = False
+            self.action_reload()
+
+    def show_runs(self) -> None:
+        """The rows last read, filtered and sorted, into the table (no file is read here)."""
+        config = self.app.config
+        rows = list(self.runs)
         total = len(rows)
         if self.filter_text:
             needle = self.filter_text.lower()
@@ -122,6 +167,9 @@ class RunsScreen(CookbookScreen):
         shown = f"{len(rows)} of {total}" if self.filter_text else f"{total}"
         order = "newest first" if self.sort_column is None else (
             f"by {dict(COLUMNS)[self.sort_column]}" + (" ▼" if self.sort_reverse else " ▲"))
+        if not self.loaded:
+            self.query_one("#runs-folder", Static).update(f" reading the runs in {config.runs_dir}…")
+            return
         self.query_one("#runs-folder", Static).update(
             f" {shown} run{'s' if total != 1 else ''} in {config.runs_dir}, {order}"
             + (f"   filter: {self.filter_text}" if self.filter_text else "")
@@ -137,7 +185,7 @@ class RunsScreen(CookbookScreen):
             index = keys.index(self.sort_column) + 1
             self.sort_column = keys[index] if index < len(keys) else None
         self.sort_reverse = False
-        self.action_reload()
+        self.show_runs()
 
     @on(DataTable.HeaderSelected, "#runs-table")
     def header_clicked(self, event: DataTable.HeaderSelected) -> None:
@@ -146,7 +194,7 @@ class RunsScreen(CookbookScreen):
             return
         self.sort_reverse = not self.sort_reverse if column == self.sort_column else False
         self.sort_column = column
-        self.action_reload()
+        self.show_runs()
 
     def action_filter(self) -> None:
         box = self.query_one("#runs-filter", Input)
@@ -156,7 +204,7 @@ class RunsScreen(CookbookScreen):
     @on(Input.Changed, "#runs-filter")
     def filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value.strip()
-        self.action_reload()
+        self.show_runs()
 
     @on(Input.Submitted, "#runs-filter")
     def filter_submitted(self) -> None:
@@ -171,7 +219,7 @@ class RunsScreen(CookbookScreen):
             self.filter_text = ""
             box.display = False
             self.table.focus()
-            self.action_reload()
+            self.show_runs()
 
     @on(DataTable.RowSelected, "#runs-table")
     def open_run(self) -> None:
@@ -182,7 +230,7 @@ class RunsScreen(CookbookScreen):
     def action_toggle_mark(self) -> None:
         self.table.toggle_mark()
         self.table.action_cursor_down()
-        self.action_reload()
+        self.show_runs()
 
     def action_compare(self) -> None:
         marked = [row.run_dir for row in self.table.rows_shown if row.run_dir in self.table.marked]
@@ -228,17 +276,27 @@ class RunsScreen(CookbookScreen):
             self.notify("Stop the run before deleting it.", severity="warning")
             return
 
-        def delete(yes: bool | None) -> None:
-            if not yes:
-                return
-            shutil.rmtree(row.run_dir, ignore_errors=False)
-            remove_empty_parent(row.run_dir, self.app.config.runs_dir)
-            self.notify(f"Deleted {row.run_dir}")
-            self.action_reload()
+        label = self.table.label(row.run_dir)
 
-        self.app.push_screen(
-            ConfirmScreen(f"Delete {self.table.label(row.run_dir)} and everything in it?", "Delete"), delete
-        )
+        def delete(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(lambda: self.delete_run(row.run_dir), thread=True, group="runs-delete",
+                                exit_on_error=False, description=f"Deleting {label}")
+
+        self.app.push_screen(ConfirmScreen(f"Delete {label} and everything in it?", "Delete"), delete)
+
+    def delete_run(self, run_dir: Path) -> None:
+        """In a worker: the run's folder, and runs/<recipe>/ when it was the last one there."""
+        with self.file_lock:
+            shutil.rmtree(run_dir)
+            self.digests.pop(run_dir, None)
+            remove_empty_parent(run_dir, self.app.config.runs_dir)
+        self.post_message(RunDeleted(run_dir))
+
+    @on(RunDeleted)
+    def run_deleted(self, message: RunDeleted) -> None:
+        self.notify(f"Deleted {message.run_dir}")
+        self.action_reload()
 
     def action_back(self) -> None:
         self.dismiss()

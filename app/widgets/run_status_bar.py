@@ -9,7 +9,8 @@ from typing import Any
 from textual.content import Content
 from textual.widgets import Static
 
-from cookbook_tui.app.rundir_view import RunStatus, projected_cost
+from cookbook_tui.app.rundir_view import projected_cost
+from cookbook_tui.runners.rundir import RunStatus
 
 STATE_STYLES = {
     "running": "bold $text-accent",

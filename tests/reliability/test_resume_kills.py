@@ -121,7 +121,7 @@ def _kill_and_resume(
         else:
             condition, what = _kill_point(run_dir, total, rng)
         _wait_then_kill(_start(args, output), condition, what, output)
-        assert rundir.read_status(run_dir)["state"] == "failed"  # "running", its process gone
+        assert rundir.read_status(run_dir).state == "failed"  # "running", its process gone
         assert len(rundir.read_metrics(run_dir)) < total
         from_checkpoint += rundir.last_checkpoint(run_dir) is not None
         if tear:
@@ -131,7 +131,7 @@ def _kill_and_resume(
     assert last.wait(timeout=WAIT_LIMIT_S) == 0, output.read_text()[-3000:]
 
     status = rundir.read_status(run_dir)
-    assert status["state"] == "finished" and status["error"] is None and status["step"] == total
+    assert status.state == "finished" and status.error is None and status.step == total
     steps = [json.loads(line)["step"] for line in (run_dir / rundir.METRICS_FILE).read_text().splitlines()]
     assert steps == list(range(total))
     lines = (run_dir / rundir.CHECKPOINTS_FILE).read_text().splitlines()
@@ -154,7 +154,7 @@ def test_one_kill_at_a_random_step_then_resume(tmp_path: Path, monkeypatch: pyte
     assert samples  # the held-out samples of step 0
     again = cli("--resume", str(run_dir), "--quiet")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert rundir.read_status(run_dir)["state"] == "finished"
+    assert rundir.read_status(run_dir).state == "finished"
     assert (run_dir / rundir.METRICS_FILE).read_text() == metrics
     assert rundir.read_samples(run_dir) == samples
     assert "Training was already complete" in (run_dir / rundir.LOG_FILE).read_text()
@@ -189,7 +189,7 @@ def test_rl_with_warmup_killed_in_both_stages_then_resumed(tmp_path: Path, monke
 def test_a_torn_last_checkpoint_row_is_skipped_and_repaired_before_the_cookbook_reads(tmp_path: Path) -> None:
     from tinker_cookbook import checkpoint_utils
 
-    from cookbook_tui.runners.run import prepare_resume, resume_step
+    from cookbook_tui.runners.rundir_resume import prepare_resume, resume_step
 
     whole = [
         {"name": f"{s:06d}", "batch": s, "epoch": 0, "state_path": f"tinker://m:train:0/weights/{s:06d}",

@@ -30,8 +30,8 @@ def _assert_intact(run_dir: Path, at_least: int) -> None:
     raw_status = json.loads((run_dir / rundir.STATUS_FILE).read_text())  # whole JSON, never torn
     assert raw_status["state"] == "running"
     status = rundir.read_status(run_dir)
-    assert status["state"] == "failed" and status["error"] == rundir.EXITED_WITHOUT_STATUS
-    assert isinstance(status["step"], int) and status["step"] >= at_least - 1
+    assert status.state == "failed" and status.error == rundir.EXITED_WITHOUT_STATUS
+    assert isinstance(status.step, int) and status.step >= at_least - 1
 
     rows = rundir.read_samples(run_dir)
     assert len(rows) >= at_least

@@ -27,7 +27,7 @@ def _finished(recipe: Path, run_dir: Path, *extra: str, env: dict[str, str] | No
     assert out.returncode == 0, out.stderr[-3000:] + logs
     assert "Traceback" not in out.stderr
     status = rundir.read_status(run_dir)
-    assert status["state"] == "finished" and status["error"] is None, status
+    assert status.state == "finished" and status.error is None, status
 
 
 def _steps(run_dir: Path) -> list[int]:
@@ -49,7 +49,7 @@ def test_bundled_cookbook_module_recipe_records_every_step(tmp_path: Path, name:
     steps = len(_steps(run_dir))
     assert steps in counts
     assert _steps(run_dir) == list(range(steps))  # every step once, in order
-    assert rundir.read_status(run_dir)["step"] == steps
+    assert rundir.read_status(run_dir).step == steps
     rows = rundir.read_metrics(run_dir)
     assert all("env/all/reward/total" in r and "optim/entropy" in r for r in rows)
     config = json.loads((run_dir / "config.json").read_text())
@@ -153,7 +153,7 @@ def test_a_users_own_module_runs_through_workflow_cookbook(tmp_path: Path) -> No
     _finished(recipe, run_dir, env=env)
     assert _steps(run_dir) == [0, 1]
     status = rundir.read_status(run_dir)
-    assert (status["workflow"], status["model"]) == ("cookbook", "cookbook-tui/tiny-chat")
+    assert (status.workflow, status.model) == ("cookbook", "cookbook-tui/tiny-chat")
 
 
 def test_tinker_backend_against_cookbook_tui_serve(tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ def test_tinker_backend_against_cookbook_tui_serve(tmp_path: Path) -> None:
         run_dir = tmp_path / "run"
         _finished(recipe, run_dir, env=env)
         assert _steps(run_dir) == [0, 1, 2]
-        assert rundir.read_status(run_dir)["backend"] == "tinker"
+        assert rundir.read_status(run_dir).backend == "tinker"
         assert not runner_data.exists()  # no local engine in the runner: the served one trained
         served = list((tmp_path / "served").rglob("*"))
         assert any("final" in p.name for p in served), served[:20]
@@ -213,5 +213,5 @@ def test_a_cookbook_module_run_resumes_after_kill_9(tmp_path: Path) -> None:
     assert len(rundir.read_metrics(run_dir)) < 6
     out = cli("--resume", str(run_dir), "--quiet")
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-3000:]
-    assert rundir.read_status(run_dir)["state"] == "finished"
+    assert rundir.read_status(run_dir).state == "finished"
     assert _steps(run_dir) == list(range(6))  # every step exactly once across the kill

@@ -20,7 +20,7 @@ def _run(recipe: Path, run_dir: Path, *extra: str, timeout: float = 300):
     assert out.returncode == 0, out.stderr[-3000:] + (run_dir / "logs.log").read_text()[-3000:]
     assert "Traceback" not in out.stderr
     status = rundir.read_status(run_dir)
-    assert status["state"] == "finished" and status["error"] is None
+    assert status.state == "finished" and status.error is None
     return out
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from cookbook_tui.runners import rundir
 
@@ -15,12 +19,12 @@ def test_status_lifecycle_is_written_atomically(tmp_path: Path) -> None:
     writer = rundir.StatusWriter(tmp_path)
     writer.start(recipe="r", workflow="sl", backend="local", model="m")
     status = rundir.read_status(tmp_path)
-    assert status["state"] == "running" and status["pid"] == os.getpid() and status["ended_at"] is None
+    assert status.state == "running" and status.pid == os.getpid() and status.ended_at is None
     writer.update(step=3, total_steps=10)
     writer.finish("failed", "ValueError: boom")
     status = rundir.read_status(tmp_path)
-    assert (status["state"], status["step"], status["error"]) == ("failed", 3, "ValueError: boom")
-    assert status["started_at"] <= status["ended_at"]
+    assert (status.state, status.step, status.error) == ("failed", 3, "ValueError: boom")
+    assert status.started_at <= status.ended_at
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temp files left
 
 
@@ -29,13 +33,77 @@ def test_running_status_of_a_dead_process_reads_as_failed(tmp_path: Path) -> Non
     child.wait()
     rundir.write_status(tmp_path, {"state": "running", "pid": child.pid, "error": None})
     status = rundir.read_status(tmp_path)
-    assert status["state"] == "failed" and status["error"] == rundir.EXITED_WITHOUT_STATUS
+    assert status.state == "failed" and status.error == rundir.EXITED_WITHOUT_STATUS
 
 
-def test_missing_or_garbled_status_is_none(tmp_path: Path) -> None:
-    assert rundir.read_status(tmp_path) is None
+def test_missing_or_garbled_status_reads_as_unknown(tmp_path: Path) -> None:
+    assert rundir.read_status(tmp_path).state == "unknown"
     (tmp_path / "status.json").write_text("{not json")
-    assert rundir.read_status(tmp_path) is None
+    assert rundir.read_status(tmp_path).state == "unknown" and rundir.read_status(tmp_path).pid is None
+
+
+def test_the_one_dead_pid_rule_with_a_replaceable_pid_check(tmp_path: Path) -> None:
+    """One read_status for the runner, `runs`, and the TUI; the pid check is a parameter."""
+    (tmp_path / "status.json").write_text(json.dumps({"state": "running", "pid": 4242, "step": 3}))
+    alive = rundir.read_status(tmp_path, pid_alive=lambda pid: True)
+    assert (alive.state, alive.is_active, alive.error) == ("running", True, None)
+    gone = rundir.read_status(tmp_path, pid_alive=lambda pid: False)
+    assert (gone.state, gone.is_active, gone.error) == ("failed", False, rundir.EXITED_WITHOUT_STATUS)
+    assert gone.step == 3
+    (tmp_path / "status.json").write_text(json.dumps({"state": "finished", "pid": 4242}))
+    assert rundir.read_status(tmp_path, pid_alive=lambda pid: False).state == "finished"  # only running is checked
+
+
+def test_status_writer_writes_every_field_run_status_reads(tmp_path: Path) -> None:
+    writer = rundir.StatusWriter(tmp_path)
+    writer.start(recipe="r", workflow="rl", backend="local", model="m", recipe_dir="/recipes")
+    writer.update(step=4, total_steps=8)
+    raw = json.loads((tmp_path / "status.json").read_text())
+    assert set(raw) == {f.name for f in dataclasses.fields(rundir.RunStatus)}
+    assert rundir.read_status(tmp_path) == writer.status
+    assert rundir.recipe_base_dir(tmp_path) == Path("/recipes")
+    with pytest.raises(TypeError):  # a field RunStatus does not declare is refused, not written
+        writer.update(stage="warmup")
+
+
+def test_architecture_md_lists_the_status_fields_run_status_declares() -> None:
+    text = (Path(__file__).resolve().parents[2] / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    listed = text[text.index("- `status.json` (atomic replace"):]
+    listed = listed[listed.index("{"):listed.index("}")]
+    assert re.findall(r'"(\w+)"(?!\|)', listed.replace('"running"|"finished"|"failed"|"cancelled"', "")) == [
+        f.name for f in dataclasses.fields(rundir.RunStatus)]
+
+
+def test_a_wrongly_typed_status_field_reads_as_absent(tmp_path: Path) -> None:
+    (tmp_path / "status.json").write_text(json.dumps(
+        {"state": "finished", "pid": "12", "step": True, "started_at": "yesterday", "error": "", "extra": 1}))
+    status = rundir.read_status(tmp_path)
+    assert status == rundir.RunStatus(state="finished")
+
+
+def test_a_run_dir_tinker_cookbook_wrote_alone(tmp_path: Path) -> None:
+    """No status.json: only checkpoints.jsonl at first (it counts as a run dir), then metrics;
+    finished once the final checkpoint is there. `runs` and the TUI read it the same way."""
+    from cookbook_tui.runners.runs_index import summarize
+
+    run = tmp_path / "sl-basic"
+    run.mkdir()
+    assert not rundir.is_run_dir(run)
+    (run / "checkpoints.jsonl").write_text(json.dumps({"name": "000002", "batch": 2, "state_path": "tinker://a"}) + "\n")
+    assert rundir.is_run_dir(run) and rundir.find_run_dirs([tmp_path]) == [run]
+    assert not rundir.is_run_dir(run / "checkpoints.jsonl")  # a file is not a run dir
+    (run / "config.json").write_text(json.dumps({"model_name": "meta-llama/Llama-3.2-1B"}))
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "train_mean_nll": 1.0}) + "\n" for s in range(5)))
+    status = rundir.read_status(run)
+    assert (status.state, status.step, status.model, status.pid) == ("unknown", 5, "meta-llama/Llama-3.2-1B", None)
+    summary = summarize(run)
+    assert (summary.state, summary.steps, summary.model) == ("unknown", 5, "meta-llama/Llama-3.2-1B")
+    rundir.append_jsonl(run / "checkpoints.jsonl", [{"name": "final", "batch": 5, "final": True}])
+    assert rundir.read_status(run).state == summarize(run).state == "finished"
+
+
+def test_steps_done_counts_rows_numbered_from_zero() -> None:
+    assert [rundir.steps_done(s) for s in (0, 9, None, True, "3", 2.0)] == [1, 10, None, None, None, None]
 
 
 def test_dedupe_keeps_the_last_row_per_step_in_order(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def test_sigterm_cancels_and_keeps_files_intact(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 130
     status = rundir.read_status(run_dir)
-    assert status["state"] == "cancelled" and status["ended_at"] and status["step"] >= 5
+    assert status.state == "cancelled" and status.ended_at and status.step >= 5
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == list(range(len(lines)))
     assert "--resume" in proc.stderr.read()
@@ -69,12 +69,12 @@ def test_resume_after_kill_9_finishes_with_every_step_once(tmp_path: Path) -> No
     proc.wait(timeout=30)
     killed_at = len(rundir.read_metrics(run_dir))
     assert killed_at < 45
-    assert rundir.read_status(run_dir)["state"] == "failed"  # running, but its process is gone
+    assert rundir.read_status(run_dir).state == "failed"  # running, but its process is gone
 
     out = cli("--resume", str(run_dir), "--quiet")
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Traceback" not in out.stderr
-    assert rundir.read_status(run_dir)["state"] == "finished"
+    assert rundir.read_status(run_dir).state == "finished"
     steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(45))
     sample_keys = [(r["step"], r["prompt"]) for r in rundir.read_samples(run_dir)]

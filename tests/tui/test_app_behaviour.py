@@ -20,7 +20,7 @@ from cookbook_tui.screens.run import RunScreen
 from cookbook_tui.screens.runs import RunsScreen
 
 from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, charted_keys, make_app
-from .waiting import wait_until
+from .waiting import runs_read, wait_until
 
 SIZE = (120, 36)
 
@@ -38,6 +38,16 @@ def user_recipe(tmp_path: Path) -> FixtureRecipe:
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(FIXTURES / "recipes" / "my-sft.toml", path)
     return FixtureRecipe("my-sft", path, "sl", "local", "mine", False)
+
+
+async def runs_screen_at(pilot, chosen) -> RunsScreen:
+    """Ctrl+O, the table read, and the cursor on the first run `chosen(row)` picks."""
+    await pilot.press("ctrl+o")
+    await runs_read(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, RunsScreen)
+    screen.table.move_cursor(row=next(i for i, r in enumerate(screen.table.rows_shown) if chosen(r)))
+    return screen
 
 
 def process_gone(pid: int) -> bool:
@@ -188,28 +198,93 @@ async def test_runs_screen_deletes_only_after_confirmation(tmp_path: Path) -> No
     target = runs / "arithmetic-sft" / "20261128-101500"
     app = make_app(runs_dir=runs)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+o")
-        screen = app.screen
-        assert isinstance(screen, RunsScreen)
-        table = screen.table
-        table.move_cursor(row=next(i for i, r in enumerate(table.rows_shown) if r.run_dir == target))
+        table = (await runs_screen_at(pilot, lambda r: r.run_dir == target)).table
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.click("#no")
         assert target.exists()
         await pilot.press("d")
         await pilot.click("#yes")
-        await pilot.pause()
+        await runs_read(pilot)
         assert not target.exists()
         assert target not in [r.run_dir for r in table.rows_shown]
+
+
+async def test_the_runs_screen_reads_and_deletes_off_the_event_loop(tmp_path: Path, monkeypatch) -> None:
+    """A slow disk holds up the worker, not the keys: while a read is stuck the filter still takes
+    typing; the read and the delete run on another thread than the app's."""
+    import threading
+
+    import cookbook_tui.screens.runs as runs_module
+
+    runs = tmp_path / "runs"
+    shutil.copytree(FIXTURES / "run_dirs", runs)
+    target = runs / "arithmetic-sft" / "20261128-101500"
+    release, threads = threading.Event(), {"read": set(), "rmtree": set()}
+    real_read, real_rmtree = runs_module.read_status, shutil.rmtree
+
+    def slow_read(*args, **kwargs):
+        threads["read"].add(threading.get_ident())
+        release.wait(10)  # on the event loop (the old code) this would freeze the app for 10 s
+        return real_read(*args, **kwargs)
+
+    def rmtree(path, *args, **kwargs):
+        threads["rmtree"].add(threading.get_ident())
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(runs_module, "read_status", slow_read)
+    monkeypatch.setattr(runs_module.shutil, "rmtree", rmtree)
+    app = make_app(runs_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        loop_thread = threading.get_ident()
+        await pilot.press("ctrl+o")
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        await pilot.press("slash", *"sft")
+        await pilot.pause()
+        assert screen.query_one("#runs-filter").value == "sft" and not screen.loaded
+        assert "reading the runs" in str(screen.query_one("#runs-folder").render())
+        release.set()
+        await runs_read(pilot)
+        assert {r.run_dir.parent.name for r in screen.table.rows_shown} == {"arithmetic-sft"}
+        await pilot.press("enter")  # the filter box hands the keys back to the table
+        screen.table.move_cursor(row=next(i for i, r in enumerate(screen.table.rows_shown) if r.run_dir == target))
+        await pilot.press("d")
+        await pilot.click("#yes")
+        await runs_read(pilot)
+        assert not target.exists() and target not in [r.run_dir for r in screen.table.rows_shown]
+    assert threads["read"] and loop_thread not in threads["read"]
+    assert threads["rmtree"] and loop_thread not in threads["rmtree"]
+
+
+async def test_a_delete_that_fails_is_reported_and_the_run_stays(tmp_path: Path, monkeypatch) -> None:
+    import cookbook_tui.screens.runs as runs_module
+
+    runs = tmp_path / "runs"
+    shutil.copytree(FIXTURES / "run_dirs", runs)
+    target = runs / "arithmetic-dpo" / "20261128-120000"
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(runs_module.shutil, "rmtree", refuse)
+    app = make_app(runs_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        table = (await runs_screen_at(pilot, lambda r: r.run_dir == target)).table
+        await pilot.press("d")
+        await pilot.click("#yes")
+        await runs_read(pilot)
+        assert isinstance(app.screen, RunsScreen) and target.exists()
+        assert target in [r.run_dir for r in table.rows_shown]
+        assert [n.message for n in app._notifications] == [
+            f"Deleting arithmetic-dpo/20261128-120000 failed: PermissionError: [Errno 13] Permission denied: '{target}'"
+        ]
 
 
 async def test_the_running_run_cannot_be_deleted(in_fixtures) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+o")
-        table = app.screen.table
-        table.move_cursor(row=next(i for i, r in enumerate(table.rows_shown) if r.status.state == "running"))
+        await runs_screen_at(pilot, lambda r: r.status.state == "running")
         await pilot.press("d")
         assert isinstance(app.screen, RunsScreen)  # no confirmation: refused outright
 
@@ -255,9 +330,7 @@ async def test_resume_from_the_runs_screen_starts_the_runner_on_that_run_dir(tmp
     python = fake_python(tmp_path, f'echo "$@" > {args_file}')
     app = make_app(runs_dir=runs, python=python)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+o")
-        table = app.screen.table
-        table.move_cursor(row=next(i for i, r in enumerate(table.rows_shown) if r.run_dir == failed))
+        await runs_screen_at(pilot, lambda r: r.run_dir == failed)
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
         assert app.screen.run_dir == failed
@@ -299,6 +372,7 @@ async def test_stopping_a_run_from_the_runs_screen_asks_then_sends_sigterm(tmp_p
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("ctrl+o")
+            await runs_read(pilot)
             assert app.screen.table.rows_shown[0].status.state == "running"
             await pilot.press("x")
             assert isinstance(app.screen, ConfirmScreen)

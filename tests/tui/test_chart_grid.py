@@ -11,6 +11,7 @@ from cookbook_tui.screens.compare import CompareScreen
 from cookbook_tui.screens.run import RunScreen
 
 from .factory import charted_keys, make_app, make_compare_app
+from .waiting import runs_read
 
 SIZE = (120, 40)
 SFT_RUN = "run_dirs/arithmetic-sft/20261128-101500"
@@ -100,6 +101,7 @@ async def test_runs_table_sorts_and_filters(in_fixtures) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+o")
+        await runs_read(pilot)
         screen = app.screen
         rows = lambda: [f"{r.run_dir.parent.name}/{r.run_dir.name}" for r in screen.table.rows_shown]  # noqa: E731
         assert len(rows()) == 5
@@ -108,7 +110,7 @@ async def test_runs_table_sorts_and_filters(in_fixtures) -> None:
         assert rows() == ["arithmetic-sft/20261128-103000", "arithmetic-sft/20261128-101500"]
         await pilot.press("escape")
         screen.sort_column, screen.sort_reverse = "duration", True
-        screen.action_reload()
+        screen.show_runs()
         assert rows()[0] == "arithmetic-rl/20261128-110000"  # 41 steps of 3 s
         rl = screen.table.rows_shown[0]
         assert rl.eta_s == 3.0 * (100 - 41)  # the recent pace, not elapsed-since-start

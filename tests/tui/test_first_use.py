@@ -11,6 +11,7 @@ from cookbook_tui.runners import headless
 from cookbook_tui.screens.editor import EditorScreen
 
 from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, make_app
+from .waiting import runs_read
 
 SIZE = (120, 36)
 
@@ -95,7 +96,7 @@ async def test_a_long_run_name_leaves_steps_and_metrics_on_screen(tmp_path: Path
         app = make_app(runs_dir=tmp_path / "runs")
         async with app.run_test(size=size) as pilot:
             app.push_screen(RunsScreen())
-            await pilot.pause()
+            await runs_read(pilot)
             table = app.screen.query_one("#runs-table")
             assert columns_fit(table, fitting), (size, [c.get_render_width(table) for c in table.columns.values()])
 
@@ -217,6 +218,7 @@ async def test_runs_and_run_screens_are_reused_not_stacked(in_fixtures) -> None:
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(3):
             await pilot.press("ctrl+o")
+            await runs_read(pilot)
             assert isinstance(app.screen, RunsScreen)
             await pilot.press("enter")
             assert isinstance(app.screen, RunScreen)
@@ -236,10 +238,13 @@ async def test_a_deleted_runs_screen_closes_and_its_empty_folder_goes(in_fixture
     async with app.run_test(size=SIZE) as pilot:
         app.open_run(runs / "arithmetic-sft" / "20261128-101500")
         await pilot.pause()
-        await pilot.press("ctrl+o", "d")
+        await pilot.press("ctrl+o")
+        await runs_read(pilot)
+        await pilot.press("d")
         assert isinstance(app.screen, ConfirmScreen)
         app.screen.query_one("#yes").press()
         await pilot.pause()
+        await runs_read(pilot)
         assert not (runs / "arithmetic-sft").exists() and runs.is_dir()
         await pilot.press("escape")
         await pilot.pause(0.3)
@@ -315,7 +320,7 @@ async def test_home_end_in_the_tables_and_the_final_checkpoint_shows_its_step(in
         await pilot.press("home")
         assert table.cursor_row == 0
         app.push_screen(RunsScreen())
-        await pilot.pause()
+        await runs_read(pilot)
         runs = app.screen.query_one("#runs-table")
         assert runs.row_count >= 3
         await pilot.press("end")

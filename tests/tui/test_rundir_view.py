@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from cookbook_tui.app.rundir_view import RunWatch, find_run_dirs, read_status
+from cookbook_tui.app.rundir_view import RunWatch, newest_run_dirs
+from cookbook_tui.runners.rundir import read_status
 
 from .factory import FIXTURES
 
@@ -48,16 +49,8 @@ def test_a_rewritten_metrics_file_rebuilds_the_columns(tmp_path: Path) -> None:
     assert watch.metrics.columns["loss"] == ([0, 1, 2], [10.0, 11.0, 12.0])
 
 
-def test_a_running_status_whose_process_is_gone_reads_as_failed(tmp_path: Path) -> None:
-    (tmp_path / "status.json").write_text(json.dumps({"state": "running", "pid": 4242}))
-    assert read_status(tmp_path, pid_alive=lambda pid: True).state == "running"
-    gone = read_status(tmp_path, pid_alive=lambda pid: False)
-    assert gone.state == "failed"
-    assert "without a final status" in gone.error
-
-
 def test_run_dirs_from_the_runner_and_from_tinker_cookbook_alone_are_found() -> None:
-    found = {f"{d.parent.name}/{d.name}" for d in find_run_dirs(FIXTURES / "run_dirs")}
+    found = {f"{d.parent.name}/{d.name}" for d in newest_run_dirs(FIXTURES / "run_dirs")}
     assert found == {
         "arithmetic-sft/20261128-101500",
         "arithmetic-sft/20261128-103000",

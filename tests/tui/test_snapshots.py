@@ -11,6 +11,7 @@ from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.dry_run import DryRunScreen
 
 from .factory import FIXTURE_RECIPES, TERMINAL, make_app, make_compare_app
+from .waiting import runs_read
 
 SFT_RUN = "run_dirs/arithmetic-sft/20261128-101500"
 SFT_LOW_LR_RUN = "run_dirs/arithmetic-sft/20261128-103000"
@@ -153,13 +154,19 @@ def test_run_dir_written_by_tinker_cookbook_alone(snap_compare, in_fixtures) -> 
     assert snap_compare(make_app(open_run_dir=COOKBOOK_ONLY_RUN), terminal_size=TERMINAL)
 
 
+async def open_runs(pilot) -> None:
+    """Ctrl+O, and the table filled: the Runs screen reads the run dirs in a worker."""
+    await pilot.press("ctrl+o")
+    await runs_read(pilot)
+
+
 def test_runs_screen(snap_compare, in_fixtures) -> None:
-    assert snap_compare(make_app(), press=["ctrl+o"], terminal_size=TERMINAL)
+    assert snap_compare(make_app(), run_before=open_runs, terminal_size=TERMINAL)
 
 
 def test_compare_two_marked_runs(snap_compare, in_fixtures) -> None:
     async def compare(pilot) -> None:
-        await pilot.press("ctrl+o")
+        await open_runs(pilot)
         table = pilot.app.screen.query_one("#runs-table")
         sft = next(i for i, row in enumerate(table.rows_shown) if row.run_dir.parent.name == "arithmetic-sft")
         only = next(i for i, row in enumerate(table.rows_shown) if row.run_dir.parent.name == "cookbook-only")

@@ -44,7 +44,7 @@ from cookbook_tui.recipes.schema import (
     SECTIONS,
     TOP_LEVEL,
     WORKFLOWS,
-    Field,
+    KeySpec,
     warmup_ref_step,
 )
 
@@ -65,20 +65,14 @@ _KIND_NAMES = {
 }
 
 
+# TOML's value types, in the order that tells them apart (a bool is an int to Python).
+_TOML_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (dict, "table"), (list, "array"),
+)
+
+
 def _kind_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, dict):
-        return "table"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__
+    return next((kind for cls, kind in _TOML_TYPES if isinstance(value, cls)), type(value).__name__)
 
 
 def _show(value: Any) -> str:
@@ -114,7 +108,7 @@ class _Checker:
         self.issues.append(RecipeIssue(self.source, line, column, field, message, severity))
 
 
-def _check_value(chk: _Checker, field: str, spec: Field, value: Any) -> bool:
+def _check_value(chk: _Checker, field: str, spec: KeySpec, value: Any) -> bool:
     if isinstance(value, str) and value in spec.words:
         return True
     kind = _kind_of(value)
@@ -364,7 +358,6 @@ def _check_warmup_refs(chk: _Checker, recipe: dict[str, Any], present: set[str])
 
 # --- [cookbook] and [config]: fields of a chz class read from the installed code ---------------
 
-_TOML_KIND = {"bool": "bool", "int": "int", "float": "float", "str": "str", "table": "table", "array": "array"}
 
 
 def _accepts(spec: ConfigField, value: Any) -> bool:

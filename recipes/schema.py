@@ -242,11 +242,11 @@ class ModelSection(Section):
 
     name: str = Field(description="HF model name or local folder")
     renderer: Renderer | None = Field(
-        None, description="tinker-cookbook renderer (default: the one tinker_cookbook.model_info recommends for the model)"
+        default=None, description="tinker-cookbook renderer (default: the one tinker_cookbook.model_info recommends for the model)"
     )
-    lora_rank: int = Field(32, ge=1, le=1024, description="LoRA rank")
+    lora_rank: int = Field(default=32, ge=1, le=1024, description="LoRA rank")
     load_checkpoint: str | None = Field(
-        None,
+        default=None,
         description="start from this tinker:// state path, or \"warmup\" / \"warmup:N\" for the [warmup] stage's final / step-N weights",
     )
 
@@ -256,77 +256,76 @@ class DatasetSection(Section):
 
     WORKFLOWS = DATASET_WORKFLOWS
     path: Annotated[str | None, DataPath()] = Field(
-        None, description="local .jsonl or .parquet (relative to the recipe, or bundled:NAME)"
+        default=None, description="local .jsonl or .parquet (relative to the recipe, or bundled:NAME)"
     )
-    hub: str | None = Field(None, description="Hugging Face dataset name")
-    builder: str | None = Field(None, description="module:Name of a tinker-cookbook dataset builder")
+    hub: str | None = Field(default=None, description="Hugging Face dataset name")
+    builder: str | None = Field(default=None, description="module:Name of a tinker-cookbook dataset builder")
     options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the builder")
-    split: str = Field("train", description="hub split")
-    test_size: int = Field(0, ge=0, description="examples held out for evaluation and samples")
-    batch_size: int = Field(16, ge=1, description="examples (sl, dpo: pairs) per step")
-    max_length: int | None = Field(None, ge=8, description="truncate rendered examples to this many tokens")
-    train_on: TrainOn | None = Field(None, description="which tokens carry loss")
-    shuffle_seed: int = Field(0, ge=0, description="shuffle before the held-out split")
+    split: str = Field(default="train", description="hub split")
+    test_size: int = Field(default=0, ge=0, description="examples held out for evaluation and samples")
+    batch_size: int = Field(default=16, ge=1, description="examples (sl, dpo: pairs) per step")
+    max_length: int | None = Field(default=None, ge=8, description="truncate rendered examples to this many tokens")
+    train_on: TrainOn | None = Field(default=None, description="which tokens carry loss")
+    shuffle_seed: int = Field(default=0, ge=0, description="shuffle before the held-out split")
 
 
 class EnvSection(Section):
     """the RL environment: a bundled name or a builder entry point"""
 
     WORKFLOWS = ENV_WORKFLOWS
-    name: str | None = Field(None, description="bundled environment")
-    builder: str | None = Field(None, description="module:Name of an RLDatasetBuilder")
+    name: str | None = Field(default=None, description="bundled environment")
+    builder: str | None = Field(default=None, description="module:Name of an RLDatasetBuilder")
     options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the environment builder")
-    num_batches: int = Field(100, ge=1, description="batches of problems (arithmetic)")
+    num_batches: int = Field(default=100, ge=1, description="batches of problems (arithmetic)")
 
 
 class RolloutsSection(Section):
     """sampling during RL and distillation"""
 
     WORKFLOWS = ROLLOUT_WORKFLOWS
-    group_size: int = Field(4, ge=1, description="rollouts per prompt")
-    groups_per_batch: int = Field(8, ge=1, description="prompts per step")
-    max_tokens: int = Field(16, ge=1, le=65536, description="tokens sampled per turn")
-    temperature: float = Field(1.0, gt=0, description="sampling temperature")
+    group_size: int = Field(default=4, ge=1, description="rollouts per prompt")
+    groups_per_batch: int = Field(default=8, ge=1, description="prompts per step")
+    max_tokens: int = Field(default=16, ge=1, le=65536, description="tokens sampled per turn")
+    temperature: float = Field(default=1.0, gt=0, description="sampling temperature")
 
 
 class TrainingSection(Section):
     """optimisation and cadence"""
 
     learning_rate: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
-        1e-4,
+        default=1e-4,
         description="peak Adam learning rate, or \"auto\": tinker_cookbook.hyperparam_utils.get_lr for the model (LoRA)",
     )
-    lr_schedule: LrSchedule = Field("linear", description="learning-rate schedule (sl, dpo)")
-    num_epochs: int = Field(1, ge=1, description="passes over the data (sl, dpo)")
-    max_steps: int | None = Field(None, ge=1, description="stop after this many steps")
-    save_every: int = Field(20, ge=0, description="checkpoint every N steps (0: final only)")
-    eval_every: int = Field(10, ge=0, description="evaluate every N steps (0: never)")
-    loss: RlLoss = Field("importance_sampling", description="RL loss")
-    kl_penalty: float | None = Field(
-        None, ge=0, description="KL penalty coefficient (rl: toward the base model; distill: toward the teacher)"
+    lr_schedule: LrSchedule = Field(default="linear", description="learning-rate schedule (sl, dpo)")
+    num_epochs: int = Field(default=1, ge=1, description="passes over the data (sl, dpo)")
+    max_steps: int | None = Field(default=None, ge=1, description="stop after this many steps")
+    save_every: int = Field(default=20, ge=0, description="checkpoint every N steps (0: final only)")
+    eval_every: int = Field(default=10, ge=0, description="evaluate every N steps (0: never)")
+    loss: RlLoss = Field(default="importance_sampling", description="RL loss")
+    kl_penalty: float | None = Field(default=None, ge=0, description="KL penalty coefficient (rl: toward the base model; distill: toward the teacher)"
     )
-    kl_discount: float = Field(0.0, ge=0, le=1, description="discount for future KL terms")
-    num_substeps: int = Field(1, ge=1, description="optimizer steps per RL batch")
-    adam_beta1: float = Field(0.9, ge=0, le=1, description="Adam beta1")
-    adam_beta2: float = Field(0.95, ge=0, le=1, description="Adam beta2")
-    adam_eps: float = Field(1e-8, gt=0, description="Adam epsilon")
+    kl_discount: float = Field(default=0.0, ge=0, le=1, description="discount for future KL terms")
+    num_substeps: int = Field(default=1, ge=1, description="optimizer steps per RL batch")
+    adam_beta1: float = Field(default=0.9, ge=0, le=1, description="Adam beta1")
+    adam_beta2: float = Field(default=0.95, ge=0, le=1, description="Adam beta2")
+    adam_eps: float = Field(default=1e-8, gt=0, description="Adam epsilon")
 
 
 class DpoSection(Section):
     """preference optimisation"""
 
     WORKFLOWS = ("dpo",)
-    beta: float = Field(0.1, gt=0, description="DPO beta")
-    reference_model: str | None = Field(None, description="reference model (default: the initial weights)")
+    beta: float = Field(default=0.1, gt=0, description="DPO beta")
+    reference_model: str | None = Field(default=None, description="reference model (default: the initial weights)")
 
 
 class TeacherSection(Section):
     """the teacher for on-policy distillation"""
 
     WORKFLOWS = ("distill",)
-    model: str | None = Field(None, description="teacher base model (default: model.name)")
+    model: str | None = Field(default=None, description="teacher base model (default: model.name)")
     checkpoint: str | None = Field(
-        None, description="teacher weights: a tinker:// sampler path, or \"warmup\" / \"warmup:N\""
+        default=None, description="teacher weights: a tinker:// sampler path, or \"warmup\" / \"warmup:N\""
     )
 
 
@@ -334,18 +333,18 @@ class WarmupSection(Section):
     """a short supervised stage run first; model.load_checkpoint or teacher.checkpoint = "warmup" use its weights"""
 
     path: Annotated[str, DataPath()] = Field(description="conversations .jsonl (relative to the recipe, or bundled:NAME)")
-    steps: int = Field(50, ge=1, description="SFT steps")
-    learning_rate: float = Field(1e-3, gt=0, description="learning rate")
-    batch_size: int = Field(16, ge=1, description="examples per step")
-    train_on: TrainOn = Field("all_assistant_messages", description="which tokens carry loss")
+    steps: int = Field(default=50, ge=1, description="SFT steps")
+    learning_rate: float = Field(default=1e-3, gt=0, description="learning rate")
+    batch_size: int = Field(default=16, ge=1, description="examples per step")
+    train_on: TrainOn = Field(default="all_assistant_messages", description="which tokens carry loss")
 
 
 class SamplesSection(Section):
     """completions on held-out prompts written to samples.jsonl (sl, dpo, distill)"""
 
-    every: int = Field(10, ge=1, description="sample every N steps")
-    count: int = Field(4, ge=1, le=256, description="prompts per sampling")
-    max_tokens: int = Field(32, ge=1, description="tokens per completion")
+    every: int = Field(default=10, ge=1, description="sample every N steps")
+    count: int = Field(default=4, ge=1, le=256, description="prompts per sampling")
+    max_tokens: int = Field(default=32, ge=1, description="tokens per completion")
 
 
 class RecipeSettings(BaseModel):
@@ -353,12 +352,12 @@ class RecipeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = Field(None, description="short name for runs/<name>/…; default: the file name")
-    description: str = Field("", description="one line shown in the recipe list")
+    name: str | None = Field(default=None, description="short name for runs/<name>/…; default: the file name")
+    description: str = Field(default="", description="one line shown in the recipe list")
     workflow: Workflow = Field(description="what tinker-cookbook loop trains")
-    backend: Backend = Field("local", description="local engine or the Tinker service")
+    backend: Backend = Field(default="local", description="local engine or the Tinker service")
     entry: str | None = Field(
-        None, description="workflow \"cookbook\": the module to run, like tinker_cookbook.recipes.math_rl.train"
+        default=None, description="workflow \"cookbook\": the module to run, like tinker_cookbook.recipes.math_rl.train"
     )
     # Sections absent from the text hold their defaults (the runner reads them without a check);
     # [model] is absent for workflow "cookbook", [warmup] when the recipe has no warmup stage.

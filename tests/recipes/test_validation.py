@@ -179,9 +179,9 @@ def test_load_recipe_fills_defaults_and_names(tmp_path: Path) -> None:
     path.write_text(GOOD)
     recipe = load_recipe(path)
     assert (recipe.name, recipe.workflow, recipe.backend) == ("my-recipe", "sl", "local")
-    assert recipe.section("model")["lora_rank"] == 32
-    assert recipe.section("training")["learning_rate"] == 1e-3
-    assert recipe.data_path(recipe.section("dataset")["path"]).is_file()
+    assert recipe.model.lora_rank == 32
+    assert recipe.training.learning_rate == 1e-3
+    assert recipe.data_path(recipe.dataset.path).is_file()
 
 
 def test_backend_override_is_validated() -> None:

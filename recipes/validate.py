@@ -90,6 +90,13 @@ def _did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _not_one_of(value: str, choices: list[str] | tuple[str, ...]) -> str:
+    """The message for a value outside a fixed set: our keys' Literal choices and chz Literal
+    fields alike; a long set is counted rather than listed (F3 and completion show it)."""
+    shown = ", ".join(choices) if len(choices) <= 10 else f"{len(choices)} values"
+    return f"must be one of {shown}, got {_show(value)}{_did_you_mean(value, choices)}"
+
+
 class _Checker:
     """Collects issues for one recipe text, locating each by its dotted key."""
 
@@ -118,11 +125,7 @@ def _check_value(chk: _Checker, field: str, spec: KeySpec, value: Any) -> bool:
         chk.add(field, f"must be {_KIND_NAMES[spec.kind]}{words}, got {_show(value)}", at_value=True)
         return False
     if spec.choices is not None and value not in spec.choices:
-        hint = _did_you_mean(value, spec.choices)
-        if len(spec.choices) <= 8:
-            chk.add(field, f"must be one of {', '.join(spec.choices)}, got {_show(value)}{hint}", at_value=True)
-        else:
-            chk.add(field, f"unknown value {_show(value)}{hint}", at_value=True)
+        chk.add(field, _not_one_of(value, spec.choices), at_value=True)
         return False
     if spec.minimum is not None:
         too_small = value <= spec.minimum if spec.exclusive_minimum else value < spec.minimum
@@ -386,9 +389,7 @@ def _check_chz_value(chk: _Checker, dotted: str, spec: ConfigField, value: Any) 
     if _accepts(spec, value):
         return
     if isinstance(value, str) and "literal" in spec.kinds and spec.choices:
-        choices = [str(c) for c in spec.choices]
-        shown = ", ".join(choices) if len(choices) <= 10 else f"one of {len(choices)} values"
-        chk.add(dotted, f"must be one of {shown}, got {_show(value)}{_did_you_mean(value, choices)}", at_value=True)
+        chk.add(dotted, _not_one_of(value, [str(c) for c in spec.choices]), at_value=True)
         return
     chk.add(dotted, f"must be {spec.type}, got {_show(value)}", at_value=True)
 

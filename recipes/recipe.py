@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cookbook_tui.recipes.issues import RecipeError, RecipeIssue
 from cookbook_tui.recipes.paths import base_dir_for, resolve_data_path
@@ -17,12 +17,28 @@ from cookbook_tui.recipes.schema import (
     RecipeSettings,
     RolloutsSection,
     SamplesSection,
+    Section,
     TeacherSection,
     TrainingSection,
     WarmupSection,
     warmup_ref_step,
 )
 from cookbook_tui.recipes.validate import check_recipe_text
+
+_S = TypeVar("_S", bound=Section)
+
+
+class _Section(Generic[_S]):
+    """`recipe.training` for `recipe.settings.training`, typed as the section's model."""
+
+    def __init__(self, model: type[_S]) -> None:
+        self.model = model
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, recipe: Recipe, owner: type | None = None) -> _S:
+        return getattr(recipe.settings, self.name)
 
 
 @dataclass(frozen=True)
@@ -58,37 +74,18 @@ class Recipe:
             raise AttributeError(f"workflow {self.workflow!r} has no [model] section")
         return self.settings.model
 
-    @property
-    def dataset(self) -> DatasetSection:
-        return self.settings.dataset
-
-    @property
-    def env(self) -> EnvSection:
-        return self.settings.env
-
-    @property
-    def rollouts(self) -> RolloutsSection:
-        return self.settings.rollouts
-
-    @property
-    def training(self) -> TrainingSection:
-        return self.settings.training
-
-    @property
-    def dpo(self) -> DpoSection:
-        return self.settings.dpo
-
-    @property
-    def teacher(self) -> TeacherSection:
-        return self.settings.teacher
+    # The sections every curated workflow may read without a check (absent ones hold defaults).
+    dataset = _Section(DatasetSection)
+    env = _Section(EnvSection)
+    rollouts = _Section(RolloutsSection)
+    training = _Section(TrainingSection)
+    dpo = _Section(DpoSection)
+    teacher = _Section(TeacherSection)
+    samples = _Section(SamplesSection)
 
     @property
     def warmup(self) -> WarmupSection | None:
         return self.settings.warmup
-
-    @property
-    def samples(self) -> SamplesSection:
-        return self.settings.samples
 
     @property
     def model_name(self) -> str:

@@ -23,7 +23,7 @@ def _ours(dotted: str, spec: KeySpec) -> str:
     default = "required" if spec.required else f"default {spec.default!r}" if spec.default not in (None, {}) else "optional"
     choices = f"; one of {', '.join(spec.choices)}" if spec.choices and len(spec.choices) <= 8 else ""
     words = "".join(f" or {w!r}" for w in spec.words)
-    return f"{dotted}: {spec.kind}{words} ({default}){choices} — {spec.doc}"
+    return f"{dotted}: {spec.kind}{spec.bounds}{words} ({default}){choices} — {spec.doc}"
 
 
 def _target(data: dict, table: str) -> str | None:

@@ -69,12 +69,7 @@ def _type(spec: KeySpec) -> str:
         if len(spec.choices) > 8:
             return f"one of {len(spec.choices)} names (`cookbook-tui schema` lists them)"
         return "one of " + ", ".join(f"`{c}`" for c in spec.choices)
-    if spec.minimum is not None:
-        kind += f" {'>' if spec.exclusive_minimum else '≥'} {spec.minimum:g}"
-    if spec.maximum is not None:
-        kind += f", ≤ {spec.maximum:g}"
-    kind += "".join(f" or `{json.dumps(w)}`" for w in spec.words)
-    return kind
+    return kind + spec.bounds + "".join(f" or `{json.dumps(w)}`" for w in spec.words)
 
 
 def _default(spec: KeySpec) -> str:

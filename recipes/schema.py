@@ -398,6 +398,13 @@ class KeySpec:
     # Words accepted besides a value of `kind` ("auto": the cookbook picks the value).
     words: tuple[str, ...] = ()
 
+    @property
+    def bounds(self) -> str:
+        """The range as the README and F3 show it: " ≥ 1, ≤ 1024", " > 0", or ""."""
+        low = f" {'>' if self.exclusive_minimum else '≥'} {self.minimum:g}" if self.minimum is not None else ""
+        high = f"{',' if low else ''} ≤ {self.maximum:g}" if self.maximum is not None else ""
+        return low + high
+
 
 @dataclass(frozen=True)
 class SectionSpec:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cookbook_tui.recipes.chz_schema import SchemaUnavailable, may_import_here, schema_for
+from cookbook_tui.recipes.chz_schema import ConfigSchema, SchemaUnavailable, may_import_here, schema_for
 from cookbook_tui.recipes.locate import key_positions, table_at
 from cookbook_tui.recipes.schema import (
     BUNDLED_ENVS,
@@ -60,23 +60,30 @@ def _tables(text: str, workflow: str | None) -> list[Candidate]:
 
 
 def _chz_fields(text: str, table: str, workflow: str | None) -> dict[str, str]:
-    """A [cookbook]/[config] table's fields (name -> description), as the validator reads them."""
-    if table == "cookbook" and workflow in COOKBOOK_CONFIGS:
+    """A [cookbook]/[config] table's fields (name -> description), as the validator reads them;
+    a sub-table (`[cookbook.async_config]`) is the nested config's."""
+    top, *nested = table.split(".")
+    if top == "cookbook" and workflow in COOKBOOK_CONFIGS:
         target = COOKBOOK_CONFIGS[workflow].target
-    elif table == "config" and (entry := _top_value(text, "entry")):
+    elif top == "config" and (entry := _top_value(text, "entry")):
         target = f"{entry}:{ENTRY_CONFIG_CLASS}"
     else:
         return {}
     try:
-        schema = schema_for(target, in_process=may_import_here())
+        schema: ConfigSchema | None = schema_for(target, in_process=may_import_here())
     except SchemaUnavailable:
+        return {}
+    for part in nested:
+        field = schema.fields.get(part) if schema is not None else None
+        schema = field.nested if field is not None else None
+    if schema is None:
         return {}
     owned = COOKBOOK_CONFIGS[workflow].owned if table == "cookbook" and workflow in COOKBOOK_CONFIGS else {}
     return {name: f.describe().partition(": ")[2] for name, f in schema.fields.items() if name not in owned}
 
 
 def _keys(text: str, table: str, workflow: str | None) -> list[Candidate]:
-    if table in FREE_TABLES:
+    if table.split(".")[0] in FREE_TABLES:
         fields = _chz_fields(text, table, workflow)
     else:
         specs = TOP_LEVEL if table == "" else SECTIONS[table].fields if table in SECTIONS else {}

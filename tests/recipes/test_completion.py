@@ -43,3 +43,9 @@ def test_tables_for_the_workflow_and_values_per_workflow() -> None:
 def test_nothing_to_offer_in_a_comment_or_a_free_value() -> None:
     assert completions("# wor", 0, 5) is None
     assert completions('[model]\nname = "', 1, 8) is None
+
+
+def test_cookbook_keys_come_from_the_chz_config_less_those_our_sections_set() -> None:
+    assert labels(2, 3, 'workflow = "rl"\n[cookbook.async_config]\nmax\n') == ["max_steps_off_policy"]
+    offered = labels(2, 0, 'workflow = "rl"\n[cookbook]\n\n')
+    assert "compute_post_kl" in offered and "learning_rate" not in offered  # [training] sets that one

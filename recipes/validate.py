@@ -362,7 +362,6 @@ def _check_warmup_refs(chk: _Checker, recipe: dict[str, Any], present: set[str])
 # --- [cookbook] and [config]: fields of a chz class read from the installed code ---------------
 
 
-
 def _accepts(spec: ConfigField, value: Any) -> bool:
     kind = _kind_of(value)
     kinds = set(spec.kinds)

@@ -13,7 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.recipes.schema import CURATED_WORKFLOWS, FREE_TABLES, SECTIONS, TOP_LEVEL, KeySpec, RecipeSettings
+from cookbook_tui.recipes.schema import (
+    COOKBOOK_WORKFLOW,
+    CURATED_WORKFLOWS,
+    FREE_TABLES,
+    SECTIONS,
+    TOP_LEVEL,
+    KeySpec,
+    RecipeSettings,
+)
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 README_BEGIN = "<!-- recipe keys: generated from recipes/schema.py by `cookbook-tui schema --markdown`; do not edit -->"
@@ -60,7 +68,24 @@ def json_schema() -> dict[str, Any]:
             prop.pop("title", None)
     for prop in schema["properties"].values():
         prop.pop("title", None)
-    return {"$schema": JSON_SCHEMA_DIALECT, **schema, "title": "cookbook-tui recipe"}
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema, "title": "cookbook-tui recipe", "allOf": _workflow_rules()}
+
+
+def _workflow_rules() -> list[dict[str, Any]]:
+    """What the validator checks per workflow, for an editor to flag too: a table only where its
+    workflow takes it, and `entry` for workflow "cookbook"."""
+    tables = {name: spec.workflows for name, spec in SECTIONS.items()}
+    tables.update({name: workflows for name, (_, workflows) in FREE_TABLES.items()})
+    rules: list[dict[str, Any]] = [
+        {
+            "if": {"properties": {"workflow": {"not": {"enum": list(workflows)}}}, "required": ["workflow"]},
+            "then": {"not": {"required": [name]}},
+        }
+        for name, workflows in tables.items()
+    ]
+    cookbook = {"properties": {"workflow": {"const": COOKBOOK_WORKFLOW}}, "required": ["workflow"]}
+    rules.append({"if": cookbook, "then": {"required": ["entry"]}, "else": {"not": {"required": ["entry"]}}})
+    return rules
 
 
 def _type(spec: KeySpec) -> str:

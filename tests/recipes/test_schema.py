@@ -80,6 +80,11 @@ def test_every_bundled_recipe_is_valid_against_the_json_schema(path: Path) -> No
         ('workflow = "sl"\n[dataset]\nbatch_size = true\n', "True"),
         ('workflow = "sft"\n', "sft"),
         ('backend = "local"\n', "workflow"),
+        # per workflow: a table it does not take, entry only (and always) for workflow "cookbook"
+        ('workflow = "sl"\n[dpo]\nbeta = 0.2\n', "dpo"),
+        ('workflow = "cookbook"\nentry = "m.train"\n[model]\nname = "m"\n', "model"),
+        ('workflow = "cookbook"\n[config]\nx = 1\n', "entry"),
+        ('workflow = "rl"\nentry = "m.train"\n', "entry"),
     ],
 )
 def test_the_json_schema_refuses_what_the_validator_refuses(toml: str, where: str) -> None:

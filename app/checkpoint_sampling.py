@@ -76,7 +76,7 @@ def chat_source(run_dir: Path) -> ChatSource:
             recipe = load_recipe(recipe_file)
         except RecipeError as exc:
             raise ChatUnavailable(f"{recipe_file} does not load: {exc}") from None
-        renderer = recipe.settings.get("model", {}).get("renderer")
+        renderer = recipe.settings.model.renderer if recipe.settings.model else None
         return ChatSource(recipe.backend, recipe.model_name, renderer, None)
     config_file = run_dir / "config.json"
     try:

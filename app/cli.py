@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     validate = sub.add_parser("validate", help="check a recipe without running it")
     validate.add_argument("recipe", help="path to a recipe TOML file")
+    schema = sub.add_parser("schema", help="print the recipe format as a JSON Schema (for Taplo and other TOML editors)")
+    schema.add_argument("--markdown", action="store_true", help="the README's key reference instead")
 
     serve = sub.add_parser("serve", help="run the local Tinker-compatible engine for any Tinker script")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -91,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         from cookbook_tui.runners.runs_cli import runs_main
 
         return runs_main(args)
+    if args.command == "schema":
+        from cookbook_tui.recipes.reference import main as schema_main
+
+        return schema_main(["--markdown"] if args.markdown else [])
     if args.command == "validate":
         from cookbook_tui.runners.headless import validate_main
 

@@ -10,7 +10,7 @@ import tomllib
 
 from cookbook_tui.recipes.chz_schema import ConfigSchema, SchemaUnavailable, may_import_here, schema_for
 from cookbook_tui.recipes.locate import key_positions
-from cookbook_tui.recipes.schema import COOKBOOK_CONFIGS, ENTRY_CONFIG_CLASS, FREE_TABLES, SECTIONS, TOP_LEVEL, Field
+from cookbook_tui.recipes.schema import COOKBOOK_CONFIGS, ENTRY_CONFIG_CLASS, FREE_TABLES, SECTIONS, TOP_LEVEL, KeySpec
 
 
 def key_at_line(text: str, line: int) -> str | None:
@@ -19,11 +19,11 @@ def key_at_line(text: str, line: int) -> str | None:
     return max(on_line, key=len) if on_line else None
 
 
-def _ours(dotted: str, spec: Field) -> str:
+def _ours(dotted: str, spec: KeySpec) -> str:
     default = "required" if spec.required else f"default {spec.default!r}" if spec.default not in (None, {}) else "optional"
     choices = f"; one of {', '.join(spec.choices)}" if spec.choices and len(spec.choices) <= 8 else ""
     words = "".join(f" or {w!r}" for w in spec.words)
-    return f"{dotted}: {spec.kind}{words} ({default}){choices} — {spec.doc}"
+    return f"{dotted}: {spec.kind}{spec.bounds}{words} ({default}){choices} — {spec.doc}"
 
 
 def _target(data: dict, table: str) -> str | None:

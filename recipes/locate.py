@@ -9,6 +9,7 @@ It only has to be right for text that already parsed; it never raises.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _BARE_KEY = r"[A-Za-z0-9_-]+"
 _KEY_PART = rf"(?:{_BARE_KEY}|\"[^\"]*\"|'[^']*')"
@@ -47,9 +48,9 @@ def _opens_multiline(value: str) -> str | None:
     return None
 
 
-def key_positions(text: str) -> dict[str, tuple[int, int]]:
-    """Map every key (and table header) to its position; values' columns are not tracked."""
-    positions: dict[str, tuple[int, int]] = {}
+def _walk(text: str) -> Iterator[tuple[int, str, list[str], re.Match[str] | None, re.Match[str] | None]]:
+    """(line number, line, table prefix in force, header match, assignment match) for each line
+    outside a multi-line string or array."""
     prefix: list[str] = []
     closing: str | None = None
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -60,14 +61,34 @@ def key_positions(text: str) -> dict[str, tuple[int, int]]:
         header = _HEADER_RE.match(line)
         if header:
             prefix = _split_key(header.group(2))
-            positions.setdefault(".".join(prefix), (lineno, line.index(header.group(2)) + 1))
+            yield lineno, line, prefix, header, None
             continue
         assign = _ASSIGN_RE.match(line)
         if assign:
+            closing = _opens_multiline(assign.group(3).strip())
+        yield lineno, line, prefix, None, assign
+
+
+def key_positions(text: str) -> dict[str, tuple[int, int]]:
+    """Map every key (and table header) to its position; values' columns are not tracked."""
+    positions: dict[str, tuple[int, int]] = {}
+    for lineno, line, prefix, header, assign in _walk(text):
+        if header:
+            positions.setdefault(".".join(prefix), (lineno, line.index(header.group(2)) + 1))
+        elif assign:
             parts = prefix + _split_key(assign.group(2))
             positions.setdefault(".".join(parts), (lineno, len(assign.group(1)) + 1))
-            closing = _opens_multiline(assign.group(3).strip())
     return positions
+
+
+def table_at(text: str, line: int) -> str:
+    """The dotted table a key written on `line` (1-based) belongs to ("" at the top level)."""
+    table = ""
+    for lineno, _, prefix, _, _ in _walk(text):
+        if lineno >= line:
+            break
+        table = ".".join(prefix)
+    return table
 
 
 def value_column(text: str, line: int) -> int | None:

@@ -2,48 +2,111 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cookbook_tui.recipes.issues import RecipeError, RecipeIssue
 from cookbook_tui.recipes.paths import base_dir_for, resolve_data_path
+from cookbook_tui.recipes.schema import (
+    COOKBOOK_WORKFLOW,
+    DatasetSection,
+    DpoSection,
+    EnvSection,
+    ModelSection,
+    RecipeSettings,
+    RolloutsSection,
+    SamplesSection,
+    Section,
+    TeacherSection,
+    TrainingSection,
+    WarmupSection,
+    warmup_ref_step,
+)
 from cookbook_tui.recipes.validate import check_recipe_text
+
+_S = TypeVar("_S", bound=Section)
+
+
+class _Section(Generic[_S]):
+    """`recipe.training` for `recipe.settings.training`, typed as the section's model."""
+
+    def __init__(self, model: type[_S]) -> None:
+        self.model = model
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, recipe: Recipe, owner: type | None = None) -> _S:
+        return getattr(recipe.settings, self.name)
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """The recipe's settings with defaults filled in (`settings["training"]["learning_rate"]`),
-    its text as written, and where relative paths resolve from."""
+    """A validated recipe: its typed settings with defaults filled in (`recipe.training.learning_rate`,
+    the models of `schema.py`), its text as written, and where relative paths resolve from."""
 
     name: str
-    workflow: str
-    backend: str
     path: Path | None
     text: str
-    settings: dict[str, Any]
+    settings: RecipeSettings
     base_dir: Path
     warnings: list[RecipeIssue] = field(default_factory=list)
+    # workflow "cookbook": [config].model_name, else the entry CLIConfig's default (None: unknown).
+    entry_model: str | None = None
 
-    def section(self, name: str) -> dict[str, Any]:
-        return self.settings.get(name, {})
+    @property
+    def workflow(self) -> str:
+        return self.settings.workflow
+
+    @property
+    def backend(self) -> str:
+        return self.settings.backend
 
     @property
     def description(self) -> str:
-        return self.settings.get("description") or ""
+        return self.settings.description
+
+    @property
+    def model(self) -> ModelSection:
+        """[model] (every curated workflow has one; workflow "cookbook" names its model in [config])."""
+        if self.settings.model is None:
+            raise AttributeError(f"workflow {self.workflow!r} has no [model] section")
+        return self.settings.model
+
+    # The sections every curated workflow may read without a check (absent ones hold defaults).
+    dataset = _Section(DatasetSection)
+    env = _Section(EnvSection)
+    rollouts = _Section(RolloutsSection)
+    training = _Section(TrainingSection)
+    dpo = _Section(DpoSection)
+    teacher = _Section(TeacherSection)
+    samples = _Section(SamplesSection)
+
+    @property
+    def warmup(self) -> WarmupSection | None:
+        return self.settings.warmup
 
     @property
     def model_name(self) -> str:
-        if self.is_entry_module:  # [config].model_name, else the entry CLIConfig's default
-            return self.settings.get("entry_model") or "(the entry's default)"
-        return self.settings["model"]["name"]
+        if self.is_entry_module:
+            return self.entry_model or "(the entry's default)"
+        return self.model.name
+
+    @property
+    def renderer(self) -> str:
+        """[model].renderer as validated: when the recipe leaves it out, the validator fills in
+        tinker_cookbook.model_info's choice (or reports an error)."""
+        renderer = self.model.renderer
+        assert renderer is not None, "recipe_from_text resolves model.renderer"
+        return renderer
 
     @property
     def renderer_name(self) -> str | None:
         """The renderer the run used: model.renderer (defaulted from model_info by the
         validator), or an entry module's [config].renderer_name, else model_info's choice."""
         if not self.is_entry_module:
-            return self.settings["model"]["renderer"]
+            return self.model.renderer
         from cookbook_tui.recipes.validate import recommended_renderer
 
         return self.cookbook_fields.get("renderer_name") or recommended_renderer(self.model_name)
@@ -51,27 +114,31 @@ class Recipe:
     @property
     def is_entry_module(self) -> bool:
         """workflow = "cookbook": `entry` names a module run as `python -m entry key=value …`."""
-        return self.workflow == "cookbook"
+        return self.workflow == COOKBOOK_WORKFLOW
 
     @property
     def entry(self) -> str | None:
-        return self.settings.get("entry")
+        return self.settings.entry
 
     @property
     def cookbook_fields(self) -> dict[str, Any]:
         """[cookbook] (curated workflows) or [config] (workflow "cookbook"): chz field values."""
-        return self.settings.get("config" if self.is_entry_module else "cookbook") or {}
+        return self.settings.config if self.is_entry_module else self.settings.cookbook
 
     @property
     def has_warmup(self) -> bool:
-        return bool(self.settings.get("warmup", {}).get("path"))
+        return self.warmup is not None
+
+    @property
+    def checkpoint_refs(self) -> tuple[str | None, str | None]:
+        """(model.load_checkpoint, teacher.checkpoint) as written: tinker paths or warmup references."""
+        model = self.settings.model
+        return (model.load_checkpoint if model else None, self.teacher.checkpoint)
 
     @property
     def warmup_mid_step(self) -> int | None:
         """The intermediate warmup step a checkpoint field names ("warmup:N"), if any."""
-        from cookbook_tui.recipes.schema import warmup_ref_step
-
-        for value in (self.section("model").get("load_checkpoint"), self.section("teacher").get("checkpoint")):
+        for value in self.checkpoint_refs:
             step = warmup_ref_step(value)
             if step not in (None, False):
                 return step
@@ -81,8 +148,16 @@ class Recipe:
         return resolve_data_path(value, self.base_dir)
 
     def with_backend(self, backend: str) -> Recipe:
-        settings = dict(self.settings, backend=backend)
-        return Recipe(self.name, self.workflow, backend, self.path, self.text, settings, self.base_dir, self.warnings)
+        return replace(self, settings=self.settings.model_copy(update={"backend": backend}))
+
+
+def _settings(resolved: dict[str, Any]) -> RecipeSettings:
+    """The validator's resolved dict (checked: no errors) as the typed model; sections of other
+    workflows keep their defaults, and [warmup] is absent unless the recipe has one."""
+    values = {key: value for key, value in resolved.items() if key in RecipeSettings.model_fields}
+    if not (values.get("warmup") or {}).get("path"):
+        values.pop("warmup", None)
+    return RecipeSettings.model_validate(values)
 
 
 def recipe_from_text(
@@ -102,20 +177,19 @@ def recipe_from_text(
     if backend is not None:
         text = _override_backend(text, backend)
     base = base_dir if base_dir is not None else base_dir_for(source)
-    issues, settings = check_recipe_text(text, source, deep=deep, environ=environ, base_dir=base)
-    if settings is None or any(i.is_error for i in issues):
+    issues, resolved = check_recipe_text(text, source, deep=deep, environ=environ, base_dir=base)
+    if resolved is None or any(i.is_error for i in issues):
         raise RecipeError(issues)
     path = Path(source) if not source.startswith("<") else None
-    name = settings.get("name") or (path.stem if path else "recipe")
+    name = resolved.get("name") or (path.stem if path else "recipe")
     return Recipe(
         name=name,
-        workflow=settings["workflow"],
-        backend=settings["backend"],
         path=path,
         text=text,
-        settings=settings,
+        settings=_settings(resolved),
         base_dir=base,
         warnings=[i for i in issues if not i.is_error],
+        entry_model=resolved.get("entry_model"),
     )
 
 

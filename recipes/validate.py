@@ -44,7 +44,7 @@ from cookbook_tui.recipes.schema import (
     SECTIONS,
     TOP_LEVEL,
     WORKFLOWS,
-    Field,
+    KeySpec,
     warmup_ref_step,
 )
 
@@ -65,20 +65,14 @@ _KIND_NAMES = {
 }
 
 
+# TOML's value types, in the order that tells them apart (a bool is an int to Python).
+_TOML_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (dict, "table"), (list, "array"),
+)
+
+
 def _kind_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, dict):
-        return "table"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__
+    return next((kind for cls, kind in _TOML_TYPES if isinstance(value, cls)), type(value).__name__)
 
 
 def _show(value: Any) -> str:
@@ -94,6 +88,13 @@ def _show(value: Any) -> str:
 def _did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _not_one_of(value: str, choices: list[str] | tuple[str, ...]) -> str:
+    """The message for a value outside a fixed set: our keys' Literal choices and chz Literal
+    fields alike; a long set is counted rather than listed (F3 and completion show it)."""
+    shown = ", ".join(choices) if len(choices) <= 10 else f"{len(choices)} values"
+    return f"must be one of {shown}, got {_show(value)}{_did_you_mean(value, choices)}"
 
 
 class _Checker:
@@ -114,7 +115,7 @@ class _Checker:
         self.issues.append(RecipeIssue(self.source, line, column, field, message, severity))
 
 
-def _check_value(chk: _Checker, field: str, spec: Field, value: Any) -> bool:
+def _check_value(chk: _Checker, field: str, spec: KeySpec, value: Any) -> bool:
     if isinstance(value, str) and value in spec.words:
         return True
     kind = _kind_of(value)
@@ -124,11 +125,7 @@ def _check_value(chk: _Checker, field: str, spec: Field, value: Any) -> bool:
         chk.add(field, f"must be {_KIND_NAMES[spec.kind]}{words}, got {_show(value)}", at_value=True)
         return False
     if spec.choices is not None and value not in spec.choices:
-        hint = _did_you_mean(value, spec.choices)
-        if len(spec.choices) <= 8:
-            chk.add(field, f"must be one of {', '.join(spec.choices)}, got {_show(value)}{hint}", at_value=True)
-        else:
-            chk.add(field, f"unknown value {_show(value)}{hint}", at_value=True)
+        chk.add(field, _not_one_of(value, spec.choices), at_value=True)
         return False
     if spec.minimum is not None:
         too_small = value <= spec.minimum if spec.exclusive_minimum else value < spec.minimum
@@ -364,8 +361,6 @@ def _check_warmup_refs(chk: _Checker, recipe: dict[str, Any], present: set[str])
 
 # --- [cookbook] and [config]: fields of a chz class read from the installed code ---------------
 
-_TOML_KIND = {"bool": "bool", "int": "int", "float": "float", "str": "str", "table": "table", "array": "array"}
-
 
 def _accepts(spec: ConfigField, value: Any) -> bool:
     kind = _kind_of(value)
@@ -393,9 +388,7 @@ def _check_chz_value(chk: _Checker, dotted: str, spec: ConfigField, value: Any) 
     if _accepts(spec, value):
         return
     if isinstance(value, str) and "literal" in spec.kinds and spec.choices:
-        choices = [str(c) for c in spec.choices]
-        shown = ", ".join(choices) if len(choices) <= 10 else f"one of {len(choices)} values"
-        chk.add(dotted, f"must be one of {shown}, got {_show(value)}{_did_you_mean(value, choices)}", at_value=True)
+        chk.add(dotted, _not_one_of(value, [str(c) for c in spec.choices]), at_value=True)
         return
     chk.add(dotted, f"must be {spec.type}, got {_show(value)}", at_value=True)
 

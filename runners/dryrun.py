@@ -67,8 +67,7 @@ def _first_examples(recipe: Recipe, config: Any) -> tuple[str, list[list[tuple[s
     builder = config.dataset_builder if recipe.workflow != "distill" else config.dataset_configs[0].dataset_builder
     dataset, _ = asyncio.run(builder())
     groups = dataset.get_batch(0)
-    ro = recipe.section("rollouts")
-    size = f"{len(dataset)} batches of {len(groups)} prompts x {ro['group_size']} rollouts"
+    size = f"{len(dataset)} batches of {len(groups)} prompts x {recipe.rollouts.group_size} rollouts"
 
     from cookbook_tui.runners.samples import decode_text
 

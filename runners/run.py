@@ -102,15 +102,15 @@ class Runner:
         register_with_cookbook()
 
         warmup_dir = self._warmup(base_url) if self.recipe.has_warmup else None
-        model, teacher = self.recipe.section("model"), self.recipe.section("teacher")
+        load_checkpoint, teacher_checkpoint = self.recipe.checkpoint_refs
         self._run_stage(
             "train",
             self.run_dir,
             build_stage,
             base_url,
             # The student resumes training weights (state); a teacher only samples (sampler weights).
-            load_checkpoint=self._resolve(model.get("load_checkpoint"), warmup_dir, "state_path"),
-            teacher_checkpoint=self._resolve(teacher.get("checkpoint") if teacher else None, warmup_dir, "sampler_path"),
+            load_checkpoint=self._resolve(load_checkpoint, warmup_dir, "state_path"),
+            teacher_checkpoint=self._resolve(teacher_checkpoint, warmup_dir, "sampler_path"),
         )
 
     def run(self) -> str:

@@ -1,15 +1,22 @@
-"""Small modal questions: confirm, quit with runs in progress, a file name for save-as."""
+"""Small modal questions: confirm, quit with runs in progress, a file name for save-as, a completion."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Input, Label, OptionList
 
 from cookbook_tui.app.widgets.in_order_input import InOrderInput
+
+if TYPE_CHECKING:  # the first frame does not load the recipe format (pydantic)
+    from cookbook_tui.recipes.completion import Candidate
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -109,3 +116,30 @@ class SaveAsScreen(AskScreen):
                          ok_label="Save", ok_id="save", input_id="save-as-name")
         self.folder = folder
         self.suggestion = suggestion
+
+
+class CompletionScreen(ModalScreen["Candidate | None"]):
+    """Ctrl+Space in the editor: pick one of the completions (Enter), or none (Escape); each
+    candidate's doc is shown beside its name."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="completion.cancel")]
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        super().__init__()
+        self.candidates = list(candidates)
+
+    def compose(self) -> ComposeResult:
+        width = max(len(c.label) for c in self.candidates)
+        options = [
+            Content.assemble((f"{c.label:<{width}}", "bold"), (f"  {c.doc}" if c.doc else "", "$text-muted"))
+            for c in self.candidates
+        ]
+        with Vertical(classes="dialog completion"):
+            yield OptionList(*options, id="completion-list")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.candidates[event.option_index])

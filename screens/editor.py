@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,8 +21,11 @@ from cookbook_tui.app.run_launcher import dry_run_command
 from cookbook_tui.app.widgets.issue_list import IssueList
 from cookbook_tui.app.widgets.recipe_editor import RecipeEditor
 from cookbook_tui.screens.base import CookbookScreen
-from cookbook_tui.screens.dialogs import ConfirmScreen, SaveAsScreen
+from cookbook_tui.screens.dialogs import CompletionScreen, ConfirmScreen, SaveAsScreen
 from cookbook_tui.screens.dry_run import DryRunScreen
+
+if TYPE_CHECKING:  # the first frame does not load the recipe format (pydantic)
+    from cookbook_tui.recipes.completion import Candidate, Completion
 
 DRY_RUN_TIMEOUT_S = 300
 
@@ -37,6 +41,8 @@ class EditorScreen(CookbookScreen):
         Binding("f8", "next_problem", "Next problem", id="editor.next_problem"),
         # Hidden from the footer (its snapshots stay as they are); listed in the help screen.
         Binding("f3", "field_help", "Field help", id="editor.field_help", show=False),
+        # Ctrl+Space reaches the app as NUL, which Textual names ctrl+@.
+        Binding("ctrl+space,ctrl+@", "complete", "Complete", id="editor.complete", show=False),
         Binding("escape", "back", "Back", id="editor.back"),
     ]
 
@@ -166,6 +172,38 @@ class EditorScreen(CookbookScreen):
 
         help_text = field_help(text, line) or "No recipe key on this line."
         self.app.call_from_thread(self.notify, help_text, title="Field help", timeout=10, markup=False)
+
+    # Completion: table names, the keys of the table under the cursor, a key's choices.
+    def action_complete(self) -> None:
+        row, column = self.editor.cursor_location
+        self.complete_in_background(self.text, row, column)
+
+    @work(thread=True, exclusive=True, group="complete", exit_on_error=False, description="Completing")
+    def complete_in_background(self, text: str, row: int, column: int) -> None:
+        """Off the event loop: a [cookbook]/[config] table's fields may need the chz class read in
+        a subprocess the first time (as F3 and validation do)."""
+        from cookbook_tui.recipes.completion import completions
+
+        found = completions(text, row, column)
+        self.app.call_from_thread(self.offer_completion, text, row, found)
+
+    def offer_completion(self, text: str, row: int, found: Completion | None) -> None:
+        if text != self.text:  # typed on meanwhile: the columns no longer hold
+            return
+        if found is None:
+            self.notify("Nothing to complete here.", timeout=3)
+        elif len(found.candidates) == 1:
+            self.insert_completion(row, found, found.candidates[0])
+        else:
+            self.app.push_screen(
+                CompletionScreen(found.candidates),
+                lambda chosen: self.insert_completion(row, found, chosen) if chosen is not None else None,
+            )
+
+    def insert_completion(self, row: int, found: Completion, candidate: Candidate) -> None:
+        result = self.editor.replace(candidate.insert, (row, found.column), (row, found.end))
+        self.editor.move_cursor(result.end_location)
+        self.editor.focus()
 
     # Saving: the text exactly as typed (comments and layout are the user's), atomically.
     def action_save(self) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 from tinker_cookbook.renderers import TrainOnWhat
 
+from cookbook_tui.recipes import Recipe
+
 
 @dataclass(frozen=True)
 class StageContext:
@@ -74,27 +76,27 @@ def expected_steps(n_batches: int | None, epochs: int, max_steps: int | None) ->
     return total
 
 
-def heldout_sampler_factory(recipe: Any, ctx: StageContext, prompts: Callable[[Any], list]) -> Callable[[], Any]:
+def heldout_sampler_factory(recipe: Recipe, ctx: StageContext, prompts: Callable[[Any], list]) -> Callable[[], Any]:
     """The samples hook (an evaluator builder for the cookbook): greedy completions on the
     held-out prompts `prompts(renderer)` returns, every `[samples].every` steps."""
     from cookbook_tui.runners.samples import HeldoutSampler
 
-    samples, model = recipe.section("samples"), recipe.section("model")
+    samples, model = recipe.samples, recipe.model
     return lambda: HeldoutSampler(
         prompts=prompts,
-        model_name=model["name"],
-        renderer_name=model["renderer"],
+        model_name=model.name,
+        renderer_name=recipe.renderer,
         run_dir=ctx.run_dir,
         start_step=ctx.start_step,
-        every=samples["every"],
-        count=samples["count"],
-        max_tokens=samples["max_tokens"],
+        every=samples.every,
+        count=samples.count,
+        max_tokens=samples.max_tokens,
     )
 
 
-def learning_rate(recipe: Any) -> float:
+def learning_rate(recipe: Recipe) -> float:
     """training.learning_rate, with "auto" as tinker-cookbook's get_lr for the model (LoRA)."""
-    value = recipe.section("training")["learning_rate"]
+    value = recipe.training.learning_rate
     if value != "auto":
         return value
     from tinker_cookbook import hyperparam_utils
@@ -103,6 +105,48 @@ def learning_rate(recipe: Any) -> float:
 
     register_with_cookbook()  # get_lr knows the tiny model inside runner processes
     return hyperparam_utils.get_lr(recipe.model_name)
+
+
+def shared_fields(recipe: Recipe, ctx: StageContext) -> dict[str, Any]:
+    """The Config fields every curated workflow sets the same way (`schema._SHARED`)."""
+    model, training = recipe.model, recipe.training
+    return dict(
+        log_path=str(ctx.log_path),
+        model_name=model.name,
+        recipe_name=recipe.name,
+        load_checkpoint_path=ctx.load_checkpoint,
+        renderer_name=recipe.renderer,
+        lora_rank=model.lora_rank,
+        learning_rate=learning_rate(recipe),
+        save_every=training.save_every,
+        eval_every=training.eval_every,
+        max_steps=training.max_steps,
+        base_url=ctx.base_url,
+    )
+
+
+def rollout_fields(recipe: Recipe) -> dict[str, Any]:
+    """The sampling and RL-loss fields rl and distill set the same way (`schema._ROLLOUTS`, but
+    kl_penalty_coef, whose default differs)."""
+    rollouts, training = recipe.rollouts, recipe.training
+    return dict(
+        max_tokens=rollouts.max_tokens,
+        temperature=rollouts.temperature,
+        kl_discount_factor=training.kl_discount,
+        loss_fn=training.loss,
+        num_substeps=training.num_substeps,
+    )
+
+
+def builder_arguments(recipe: Recipe) -> dict[str, Any]:
+    """What an RL or prompt dataset builder is given besides its batch size (`construct` passes
+    those its signature accepts)."""
+    model = recipe.model
+    return {
+        "group_size": recipe.rollouts.group_size,
+        "model_name_for_tokenizer": model.name,
+        "renderer_name": recipe.renderer,
+    }
 
 
 def chz_values(fields: dict[str, Any], schema: Any, prefix: str = "") -> dict[str, Any]:
@@ -125,7 +169,7 @@ def chz_values(fields: dict[str, Any], schema: Any, prefix: str = "") -> dict[st
     return out
 
 
-def make_config(recipe: Any, config_cls: type, kwargs: dict[str, Any]) -> Any:
+def make_config(recipe: Recipe, config_cls: type, kwargs: dict[str, Any]) -> Any:
     """The workflow's cookbook Config: our sections' values (`kwargs`), plus the recipe's
     `[cookbook]` table for every other field, built by chz itself (so nested configs, defaults
     and chz's own type checks apply)."""

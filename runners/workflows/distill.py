@@ -12,16 +12,8 @@ from tinker_cookbook.distillation.datasets import DistillationDatasetConfig, Pro
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.recipes.schema import HUB_DATASETS
 from cookbook_tui.runners.samples import HeldoutPrompt, RecordingRLDatasetBuilder
-from cookbook_tui.runners.workflows.common import (
-    Stage,
-    StageContext,
-    construct,
-    expected_steps,
-    heldout_sampler_factory,
-    learning_rate,
-    load_entry_point,
-    make_config,
-)
+from cookbook_tui.runners.workflows import common
+from cookbook_tui.runners.workflows.common import Stage, StageContext
 from cookbook_tui.runners.workflows.datasets import (
     PromptFileDatasetBuilder,
     materialize_jsonl,
@@ -31,26 +23,21 @@ from cookbook_tui.runners.workflows.datasets import (
 
 
 def prompts_builder(recipe: Recipe, ctx: StageContext):
-    model, ds, ro = recipe.section("model"), recipe.section("dataset"), recipe.section("rollouts")
-    standard = {
-        "groups_per_batch": ro["groups_per_batch"],
-        "group_size": ro["group_size"],
-        "model_name_for_tokenizer": model["name"],
-        "renderer_name": model["renderer"],
-    }
-    if ds.get("path"):
-        path = materialize_jsonl(recipe.data_path(ds["path"]), ctx.run_dir / "data")
+    ds = recipe.dataset
+    standard = dict(common.builder_arguments(recipe), groups_per_batch=recipe.rollouts.groups_per_batch)
+    if ds.path:
+        path = materialize_jsonl(recipe.data_path(ds.path), ctx.run_dir / "data")
         return PromptFileDatasetBuilder(
-            file_path=str(path), test_size=ds["test_size"], shuffle_seed=ds["shuffle_seed"], **standard
+            file_path=str(path), test_size=ds.test_size, shuffle_seed=ds.shuffle_seed, **standard
         )
-    if ds.get("hub"):
-        return PromptOnlyDatasetBuilder(dataset_name=HUB_DATASETS["distill"][ds["hub"]], **standard)
-    return construct(load_entry_point(ds["builder"]), ds["options"], standard)
+    if ds.hub:
+        return PromptOnlyDatasetBuilder(dataset_name=HUB_DATASETS["distill"][ds.hub], **standard)
+    assert ds.builder is not None  # the validator asks for exactly one of path, hub, builder
+    return common.construct(common.load_entry_point(ds.builder), ds.options, standard)
 
 
 def build(recipe: Recipe, ctx: StageContext) -> Stage:
-    model, ro, tr = recipe.section("model"), recipe.section("rollouts"), recipe.section("training")
-    samples, teacher = recipe.section("samples"), recipe.section("teacher")
+    model, training, samples = recipe.model, recipe.training, recipe.samples
     prompts = prompts_builder(recipe, ctx)
     evaluators = []
     if isinstance(prompts, PromptFileDatasetBuilder) and prompts.test_size:
@@ -62,47 +49,29 @@ def build(recipe: Recipe, ctx: StageContext) -> Stage:
                 for row in test
             ]
 
-        evaluators.append(heldout_sampler_factory(recipe, ctx, heldout))
-    config = make_config(
-        recipe,
-        train_on_policy.Config,
-        dict(
-            learning_rate=learning_rate(recipe),
-            dataset_configs=[
-                DistillationDatasetConfig(
-                    dataset_builder=RecordingRLDatasetBuilder(
-                        inner=prompts,
-                        run_dir=str(ctx.run_dir),
-                        model_name_for_tokenizer=model["name"],
-                        per_step=samples["count"],
-                    ),
-                    teacher_config=TeacherConfig(
-                        base_model=teacher["model"] or model["name"], load_checkpoint_path=ctx.teacher_checkpoint
-                    ),
-                    groups_per_batch=ro["groups_per_batch"],
-                )
-            ],
-            model_name=model["name"],
-            recipe_name=recipe.name,
-            renderer_name=model["renderer"],
-            max_tokens=ro["max_tokens"],
-            temperature=ro["temperature"],
-            evaluator_builders=evaluators,
-            lora_rank=model["lora_rank"],
-            kl_penalty_coef=1.0 if tr["kl_penalty"] is None else tr["kl_penalty"],
-            kl_discount_factor=tr["kl_discount"],
-            loss_fn=tr["loss"],
-            num_substeps=tr["num_substeps"],
-            log_path=str(ctx.log_path),
-            base_url=ctx.base_url,
-            # The loop runs its evaluators every eval_every steps; ours is the samples hook.
-            eval_every=samples["every"] if evaluators else tr["eval_every"],
-            save_every=tr["save_every"],
-            load_checkpoint_path=ctx.load_checkpoint,
-            max_steps=tr["max_steps"],
-        ),
+        evaluators.append(common.heldout_sampler_factory(recipe, ctx, heldout))
+    teacher = TeacherConfig(
+        base_model=recipe.teacher.model or model.name, load_checkpoint_path=ctx.teacher_checkpoint
     )
+    dataset = DistillationDatasetConfig(
+        dataset_builder=RecordingRLDatasetBuilder(
+            inner=prompts, run_dir=str(ctx.run_dir), model_name_for_tokenizer=model.name, per_step=samples.count
+        ),
+        teacher_config=teacher,
+        groups_per_batch=recipe.rollouts.groups_per_batch,
+    )
+    fields = dict(
+        common.shared_fields(recipe, ctx),
+        **common.rollout_fields(recipe),
+        dataset_configs=[dataset],
+        evaluator_builders=evaluators,
+        kl_penalty_coef=1.0 if training.kl_penalty is None else training.kl_penalty,
+    )
+    # The loop runs its evaluators every eval_every steps; ours is the samples hook.
+    fields["eval_every"] = samples.every if evaluators else training.eval_every
+    config = common.make_config(recipe, train_on_policy.Config, fields)
     n_batches = None
     if isinstance(prompts, PromptFileDatasetBuilder):
-        n_batches = math.ceil(len(prompts.split()[0]) / ro["groups_per_batch"])
-    return Stage("train", config, lambda: asyncio.run(train_on_policy.main(config)), expected_steps(n_batches, 1, tr["max_steps"]))
+        n_batches = math.ceil(len(prompts.split()[0]) / recipe.rollouts.groups_per_batch)
+    steps = common.expected_steps(n_batches, 1, training.max_steps)
+    return Stage("train", config, lambda: asyncio.run(train_on_policy.main(config)), steps)

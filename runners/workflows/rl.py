@@ -10,43 +10,32 @@ from tinker_cookbook.rl.types import RLDatasetBuilder
 
 from cookbook_tui.recipes import Recipe
 from cookbook_tui.runners.samples import RecordingRLDatasetBuilder
-from cookbook_tui.runners.workflows.common import (
-    Stage,
-    StageContext,
-    construct,
-    expected_steps,
-    learning_rate,
-    load_entry_point,
-    make_config,
-)
+from cookbook_tui.runners.workflows import common
+from cookbook_tui.runners.workflows.common import Stage, StageContext, construct
 from cookbook_tui.runners.workflows.envs import ArithmeticDatasetBuilder, GuessNumberDatasetBuilder
 
 
 def env_dataset_builder(recipe: Recipe) -> RLDatasetBuilder:
-    model, env, ro = recipe.section("model"), recipe.section("env"), recipe.section("rollouts")
-    standard = {
-        "batch_size": ro["groups_per_batch"],
-        "group_size": ro["group_size"],
-        "model_name_for_tokenizer": model["name"],
-        "model_name": model["name"],
-        "renderer_name": model["renderer"],
-    }
-    options = dict(env["options"])
-    if env.get("builder"):
-        return construct(load_entry_point(env["builder"]), options, standard)
-    name = env["name"]
+    env, groups_per_batch = recipe.env, recipe.rollouts.groups_per_batch
+    standard = dict(common.builder_arguments(recipe), batch_size=groups_per_batch, model_name=recipe.model.name)
+    options = dict(env.options)
+    if env.builder:
+        return construct(common.load_entry_point(env.builder), options, standard)
+    name = env.name
     if name == "arithmetic":
-        return construct(ArithmeticDatasetBuilder, options, dict(standard, n_batches=env["num_batches"]))
+        return construct(ArithmeticDatasetBuilder, options, dict(standard, n_batches=env.num_batches))
     if name == "guess_number":
         return construct(GuessNumberDatasetBuilder, options, standard)
     from tinker_cookbook.recipes.math_rl.math_env import get_math_dataset_builder
 
+    assert name is not None  # the validator asks for exactly one of name, builder
+
     return get_math_dataset_builder(
         dataset_name=name,
-        batch_size=ro["groups_per_batch"],
-        model_name_for_tokenizer=model["name"],
-        renderer_name=model["renderer"],
-        group_size=ro["group_size"],
+        batch_size=groups_per_batch,
+        model_name_for_tokenizer=recipe.model.name,
+        renderer_name=recipe.renderer,
+        group_size=recipe.rollouts.group_size,
         seed=int(options.get("seed", 0)),
     )
 
@@ -55,46 +44,33 @@ GUESS_DEFAULTS = {"upper_bound": 1024, "repeats": 1}  # GuessNumberDatasetBuilde
 
 
 def known_batches(recipe: Recipe) -> int | None:
-    env, ro = recipe.section("env"), recipe.section("rollouts")
-    if env.get("name") == "arithmetic":
-        return env["num_batches"]
-    if env.get("name") == "guess_number":
-        options = {**GUESS_DEFAULTS, **env["options"]}
-        return max(1, options["upper_bound"] * options["repeats"] // ro["groups_per_batch"])
+    env = recipe.env
+    if env.name == "arithmetic":
+        return env.num_batches
+    if env.name == "guess_number":
+        options = {**GUESS_DEFAULTS, **env.options}
+        return max(1, options["upper_bound"] * options["repeats"] // recipe.rollouts.groups_per_batch)
     return None
 
 
 def build(recipe: Recipe, ctx: StageContext) -> Stage:
-    model, ro, tr = recipe.section("model"), recipe.section("rollouts"), recipe.section("training")
-    kl = tr["kl_penalty"] or 0.0
-    config = make_config(
+    model, training = recipe.model, recipe.training
+    kl = training.kl_penalty or 0.0
+    config = common.make_config(
         recipe,
         train.Config,
         dict(
-            learning_rate=learning_rate(recipe),
+            common.shared_fields(recipe, ctx),
+            **common.rollout_fields(recipe),
             dataset_builder=RecordingRLDatasetBuilder(
                 inner=env_dataset_builder(recipe),
                 run_dir=str(ctx.run_dir),
-                model_name_for_tokenizer=model["name"],
-                per_step=recipe.section("samples")["count"],
+                model_name_for_tokenizer=model.name,
+                per_step=recipe.samples.count,
             ),
-            model_name=model["name"],
-            recipe_name=recipe.name,
-            max_tokens=ro["max_tokens"],
-            log_path=str(ctx.log_path),
-            eval_every=tr["eval_every"],
-            save_every=tr["save_every"],
-            load_checkpoint_path=ctx.load_checkpoint,
-            renderer_name=model["renderer"],
             kl_penalty_coef=kl,
-            kl_discount_factor=tr["kl_discount"],
-            kl_reference_config=train.KLReferenceConfig(base_model=model["name"]) if kl > 0 else None,
-            loss_fn=tr["loss"],
-            num_substeps=tr["num_substeps"],
-            lora_rank=model["lora_rank"],
-            temperature=ro["temperature"],
-            base_url=ctx.base_url,
-            max_steps=tr["max_steps"],
+            kl_reference_config=train.KLReferenceConfig(base_model=model.name) if kl > 0 else None,
         ),
     )
-    return Stage("train", config, lambda: asyncio.run(train.main(config)), expected_steps(known_batches(recipe), 1, tr["max_steps"]))
+    steps = common.expected_steps(known_batches(recipe), 1, training.max_steps)
+    return Stage("train", config, lambda: asyncio.run(train.main(config)), steps)

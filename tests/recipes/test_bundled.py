@@ -99,4 +99,4 @@ def test_guess_number_warmup_data_matches_the_env() -> None:
 
     assert GUESS_SYSTEM_PROMPT == guess_system_prompt(GUESS_UPPER_BOUND)
     recipe = load_recipe(BUNDLED_DIR / "guess-number.toml")
-    assert recipe.section("env")["options"]["upper_bound"] == GUESS_UPPER_BOUND
+    assert recipe.env.options["upper_bound"] == GUESS_UPPER_BOUND

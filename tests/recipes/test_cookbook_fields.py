@@ -209,11 +209,11 @@ learning_rate = "auto"
 
 def test_renderer_defaults_from_model_info_or_lists_the_choices() -> None:
     recipe = recipe_from_text(SL, "r.toml")
-    assert recipe.section("model")["renderer"] == "qwen3_instruct"
+    assert recipe.model.renderer == "qwen3_instruct"
     qwen = recipe_from_text('backend = "tinker"\n' + SL.replace("cookbook-tui/tiny-chat", "Qwen/Qwen3-8B"), "r.toml", environ={"TINKER_API_KEY": "k"})
     from tinker_cookbook import model_info
 
-    assert qwen.section("model")["renderer"] == model_info.get_recommended_renderer_name("Qwen/Qwen3-8B")
+    assert qwen.model.renderer == model_info.get_recommended_renderer_name("Qwen/Qwen3-8B")
     issue = only('backend = "tinker"\n' + SL.replace("cookbook-tui/tiny-chat", "someone/their-model"), environ={"TINKER_API_KEY": "k"})
     assert issue.field == "model.renderer" and "someone/their-model" in issue.message
     assert "qwen3_instruct" in issue.message and "llama3" in issue.message and "role_colon" in issue.message

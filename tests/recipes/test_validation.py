@@ -179,9 +179,9 @@ def test_load_recipe_fills_defaults_and_names(tmp_path: Path) -> None:
     path.write_text(GOOD)
     recipe = load_recipe(path)
     assert (recipe.name, recipe.workflow, recipe.backend) == ("my-recipe", "sl", "local")
-    assert recipe.section("model")["lora_rank"] == 32
-    assert recipe.section("training")["learning_rate"] == 1e-3
-    assert recipe.data_path(recipe.section("dataset")["path"]).is_file()
+    assert recipe.model.lora_rank == 32
+    assert recipe.training.learning_rate == 1e-3
+    assert recipe.data_path(recipe.dataset.path).is_file()
 
 
 def test_backend_override_is_validated() -> None:
@@ -196,3 +196,10 @@ def test_key_positions_follow_tables_and_dotted_keys() -> None:
     assert pos["env.options"] == (3, 1)
     assert "env.fake" not in pos and "fake" not in pos
     assert pos["env.name.sub"] == (7, 3)
+
+
+def test_a_long_choice_list_is_counted_not_listed() -> None:
+    from cookbook_tui.recipes.schema import RENDERERS
+
+    [issue] = errors(GOOD.replace('renderer = "qwen3_instruct"', 'renderer = "qwen3_instrct"'))
+    assert issue.message == f"must be one of {len(RENDERERS)} values, got \"qwen3_instrct\" (did you mean 'qwen3_instruct'?)"

@@ -89,7 +89,8 @@ async def test_pick_edit_fix_launch_watch_finish(tmp_path: Path, tiny_model_path
         # metrics appear in the run screen as the run trains, then it finishes
         columns = lambda: run_screen.run_watch.metrics.columns  # noqa: E731
         await wait_until(pilot, lambda: "train_mean_nll" in columns(), "the first metrics", polls=1200)
-        assert "train_mean_nll" in charted_keys(run_screen)
+        # the chart grid draws the new metric on its next refresh, a tick after the rows arrive
+        await wait_until(pilot, lambda: "train_mean_nll" in charted_keys(run_screen), "the metric's chart")
         await wait_until(
             pilot, lambda: run_screen.effective_status().state in ("finished", "failed"), "the run to end", polls=1500
         )

@@ -306,8 +306,22 @@ def read_status(run_dir: Path, pid_alive: Callable[[int | None], bool] = pid_ali
         return inferred_status(Path(run_dir))
     status = RunStatus.from_json(raw)
     if status.state == "running" and not pid_alive(status.pid):
-        status = replace(status, state="failed", error=status.error or EXITED_WITHOUT_STATUS)
+        # It ended when it last wrote (a killed run never writes ended_at): without that its
+        # duration would keep growing on every screen.
+        ended = status.ended_at or last_write_time(Path(run_dir))
+        status = replace(status, state="failed", error=status.error or EXITED_WITHOUT_STATUS, ended_at=ended)
     return status
+
+
+def last_write_time(run_dir: Path) -> datetime | None:
+    """When the run last wrote its status, metrics or log (the newest mtime), if any exists."""
+    times = []
+    for name in (STATUS_FILE, METRICS_FILE, LOG_FILE):
+        try:
+            times.append((run_dir / name).stat().st_mtime)
+        except OSError:
+            continue
+    return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
 def inferred_status(run_dir: Path) -> RunStatus:

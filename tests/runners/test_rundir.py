@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,21 @@ def test_the_one_dead_pid_rule_with_a_replaceable_pid_check(tmp_path: Path) -> N
     assert gone.step == 3
     (tmp_path / "status.json").write_text(json.dumps({"state": "finished", "pid": 4242}))
     assert rundir.read_status(tmp_path, pid_alive=lambda pid: False).state == "finished"  # only running is checked
+
+
+def test_a_killed_run_ended_when_it_last_wrote(tmp_path: Path) -> None:
+    """kill -9 leaves `running` and no ended_at: the run ended at its last write, so its duration
+    stops growing."""
+    (tmp_path / "status.json").write_text(
+        json.dumps({"state": "running", "pid": 4242, "started_at": "2026-11-28T10:00:00+00:00"})
+    )
+    (tmp_path / "metrics.jsonl").write_text('{"step": 0}\n')
+    last_write = datetime(2026, 11, 28, 10, 5, tzinfo=UTC).timestamp()
+    os.utime(tmp_path / "status.json", (last_write - 60, last_write - 60))
+    os.utime(tmp_path / "metrics.jsonl", (last_write, last_write))
+    gone = rundir.read_status(tmp_path, pid_alive=lambda pid: False)
+    assert gone.ended_at == datetime(2026, 11, 28, 10, 5, tzinfo=UTC)
+    assert rundir.read_status(tmp_path, pid_alive=lambda pid: True).ended_at is None
 
 
 def test_status_writer_writes_every_field_run_status_reads(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cookbook_tui.app.config import AppConfig
 from cookbook_tui.app.cookbook_app import CookbookApp
+from cookbook_tui.recipes.catalog import RecipeInfo
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXED_NOW = datetime(2026, 11, 28, 11, 30, 0, tzinfo=UTC)
@@ -21,14 +22,8 @@ LIVE_PIDS = {424242}  # the fixture RL run's pid: "alive" for the tests
 TERMINAL = (120, 36)
 
 
-@dataclass(frozen=True)
-class FixtureRecipe:
-    name: str
-    path: Path
-    workflow: str
-    backend: str
-    description: str
-    bundled: bool
+# The fixed recipes are the catalog's own record, so the screens see what they see in use.
+FixtureRecipe = RecipeInfo
 
 
 FIXTURE_RECIPES = [

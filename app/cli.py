@@ -7,6 +7,8 @@ module level here: each branch imports its own implementation.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -80,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except BrokenPipeError:
+        # The reader went away (`cookbook-tui schema | head`): stop quietly, as Unix tools do,
+        # and keep Python from failing again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     if args.command == "serve":
         from cookbook_tui.runners.engine.serve_cli import serve_main

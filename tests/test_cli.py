@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -32,6 +34,21 @@ def test_unknown_option_exits_2_without_traceback() -> None:
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "--no-such-flag" in out.stderr
+
+
+def test_output_into_a_closed_pipe_stops_quietly() -> None:
+    """`cookbook-tui schema | head -1`: the reader is gone before the writing ends."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE, as after `head` exits
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "cookbook_tui.app.cli", "schema"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
+    assert out.returncode == 128 + signal.SIGPIPE
 
 
 def test_compare_names_the_run_dir_it_cannot_compare(tmp_path) -> None:

@@ -130,7 +130,7 @@ class Remote:
 
     def _connect(self) -> Any:
         if self._rest is None:
-            from cookbook_tui.runners.backends import BackendError, probe_service
+            from cookbook_tui.runners.service_probe import BackendError, probe_service
 
             try:
                 probe_service(self.base_url)

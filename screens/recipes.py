@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from cookbook_tui.app.widgets.in_order_input import InOrderInput
+from cookbook_tui.app.widgets.in_order_keys import focus_now, open_filter_in_order
 from cookbook_tui.app.widgets.recipe_table import RecipeTable
 from cookbook_tui.screens.base import CookbookScreen
 
@@ -70,7 +71,7 @@ class RecipesScreen(CookbookScreen):
         self.show_detail()
 
     def action_focus_filter(self) -> None:
-        self.query_one(Input).focus()
+        focus_now(self.query_one(Input))
 
     def action_clear_filter(self) -> None:
         self.query_one(Input).value = ""
@@ -99,13 +100,11 @@ class RecipesScreen(CookbookScreen):
         self.show_detail()
 
     def on_key(self, event: Key) -> None:
+        box = self.query_one(Input)
         # Typing on the list goes to the filter, so "filter as you type" needs no extra key.
         if self.focused is self.table and event.is_printable and event.character and event.character not in "/?":
-            filter_input = self.query_one(Input)
-            filter_input.focus()
-            filter_input.insert_text_at_cursor(event.character)
-            event.stop()
-            event.prevent_default()
+            focus_now(box)
+        open_filter_in_order(event, box, self.action_focus_filter)
 
     def show_detail(self) -> None:
         detail = self.query_one("#recipe-detail", Static)

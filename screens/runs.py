@@ -30,6 +30,7 @@ from cookbook_tui.app.rundir_view import (
     run_alarms,
     run_seconds,
 )
+from cookbook_tui.app.widgets.in_order_keys import focus_now, open_filter_in_order
 from cookbook_tui.app.widgets.runs_table import COLUMNS, RunRow, RunsTable, sort_value
 from cookbook_tui.runners.rundir import METRICS_FILE, read_status
 from cookbook_tui.screens.base import CookbookScreen
@@ -199,7 +200,7 @@ class RunsScreen(CookbookScreen):
     def action_filter(self) -> None:
         box = self.query_one("#runs-filter", Input)
         box.display = True
-        box.focus()
+        focus_now(box)
 
     @on(Input.Changed, "#runs-filter")
     def filter_changed(self, event: Input.Changed) -> None:
@@ -212,6 +213,8 @@ class RunsScreen(CookbookScreen):
 
     def on_key(self, event) -> None:
         box = self.query_one("#runs-filter", Input)
+        if open_filter_in_order(event, box, self.action_filter):
+            return
         if event.key == "escape" and box.has_focus:
             event.stop()
             event.prevent_default()

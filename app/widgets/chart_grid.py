@@ -19,6 +19,7 @@ from textual.widgets import Input, Static
 from cookbook_tui.app.chart_grid_model import X_UNITS, ChartRun, GridModel
 from cookbook_tui.app.chart_model import compact, format_duration, grid_shape, value_at
 from cookbook_tui.app.messages import ChartCursorMoved
+from cookbook_tui.app.widgets.in_order_keys import focus_now, open_filter_in_order
 from cookbook_tui.app.widgets.metric_chart import MetricChart
 
 
@@ -198,7 +199,7 @@ class ChartGrid(Vertical, can_focus=True):
         self.add_class("-filtering")
         box = self.query_one("#chart-filter", Input)
         box.value = self.model.filter_text
-        box.focus()
+        focus_now(box)
 
     @on(Input.Changed, "#chart-filter")
     def filter_changed(self, event: Input.Changed) -> None:
@@ -215,6 +216,8 @@ class ChartGrid(Vertical, can_focus=True):
 
     def on_key(self, event) -> None:
         box = self.query_one("#chart-filter", Input)
+        if open_filter_in_order(event, box, self.action_start_filter):
+            return
         if event.key == "escape" and box.has_focus:
             event.stop()
             event.prevent_default()

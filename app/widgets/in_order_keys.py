@@ -10,8 +10,11 @@ a plain TextArea too (textual 8.2.8): it is Textual's dispatch, not our validati
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import events
 from textual.widget import Widget
+from textual.widgets import Input
 
 
 async def run_own_binding(widget: Widget, event: events.Key) -> bool:
@@ -25,3 +28,28 @@ async def run_own_binding(widget: Widget, event: events.Key) -> bool:
             event.prevent_default()
             return True
     return False
+
+
+
+def open_filter_in_order(event: events.Key, box: Input, open_filter: Callable[[], None], key: str = "slash") -> bool:
+    """For the widget or screen whose `key` opens the filter `box`: open it as the key is handled
+    here, not once it has bubbled up to the App, and type the letters queued behind it into the
+    box. In a burst (`/abc` in one read) those letters were handed to the widget that had the
+    focus; they arrive here after the filter took it. True if the key was taken."""
+    # `has_focus` changes only once the Focus message is handled: ask the screen.
+    focused = box.screen.focused is box
+    if event.key == key and not focused:
+        open_filter()
+    elif focused and event.is_printable and event.character:
+        box.insert_text_at_cursor(event.character)  # the box's own keys never get here: Input stops them
+    else:
+        return False
+    event.stop()
+    event.prevent_default()
+    return True
+
+
+def focus_now(widget: Widget) -> None:
+    """Give `widget` the focus before the next key is handled: `Widget.focus()` moves it only
+    once the messages already queued are handled."""
+    widget.screen.set_focus(widget)

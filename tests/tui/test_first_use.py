@@ -183,6 +183,30 @@ async def test_a_fast_burst_in_the_recipe_filter_is_applied_in_order(in_fixtures
         assert app.screen.query_one("#recipe-filter").value == "guess"
 
 
+async def test_a_fast_slash_burst_lands_in_every_filter(in_fixtures) -> None:
+    """`/abc` in one read: the filter must have the focus before `a` is handled (Textual's focus()
+    waits behind the keys already queued, so they went to the table or the grid)."""
+    from cookbook_tui.app.widgets.chart_grid import ChartGrid
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        burst(app, ("slash", "/"), ("g", "g"), ("u", "u"), ("e", "e"))
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#recipe-filter").value == "gue"
+        await pilot.press("escape")
+        await pilot.press("ctrl+o")
+        await runs_read(pilot)
+        burst(app, ("slash", "/"), ("s", "s"), ("f", "f"), ("t", "t"))
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#runs-filter").value == "sft"
+        app.open_run(Path(SFT_RUN))
+        await pilot.pause()
+        burst(app, ("slash", "/"), ("n", "n"), ("l", "l"), ("l", "l"))
+        await pilot.pause(0.3)
+        assert app.screen.query_one(ChartGrid).query_one("#chart-filter").value == "nll"
+
+
 # Item 4 ------------------------------------------------------------------------------------------
 SFT_RUN = "run_dirs/arithmetic-sft/20261128-101500"
 

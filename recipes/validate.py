@@ -47,8 +47,8 @@ from cookbook_tui.recipes.schema import (
     KeySpec,
     warmup_ref_step,
 )
+from cookbook_tui.recipes.tiny_model_name import TINY_MODEL_NAME, TINY_MODEL_RENDERER
 
-TINY_MODEL_NAME = "cookbook-tui/tiny-chat"  # mirrors runners.tiny_model; recipes never import runners
 _ENTRY_POINT_RE = ENTRY_POINT_RE
 _MODULE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -459,9 +459,6 @@ def _check_cookbook_tables(chk: _Checker, recipe: dict[str, Any], deep: bool) ->
         recipe["entry_model"] = config["model_name"]
     elif model is not None and model.default:
         recipe["entry_model"] = _unrepr(model.default)
-
-
-TINY_MODEL_RENDERER = "qwen3_instruct"  # mirrors runners.tiny_model
 
 
 def recommended_renderer(model: str) -> str | None:

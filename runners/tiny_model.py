@@ -21,12 +21,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from cookbook_tui.recipes.tiny_model_name import TINY_MODEL_NAME, TINY_MODEL_RENDERER
 from cookbook_tui.runners.rundir import write_atomic
 
-TINY_MODEL_NAME = "cookbook-tui/tiny-chat"
 # Bump when anything below changes what is written: it names the cache snapshot.
 TINY_MODEL_BUILD = "2"
-TINY_MODEL_RENDERER = "qwen3_instruct"
 WEIGHT_SEED = 0
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]

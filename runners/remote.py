@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -19,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.runners.rundir import find_run_dirs, read_checkpoints
+from cookbook_tui.runners.rundir import find_run_dirs, read_checkpoints, staging_dir
 
 CALL_SECONDS = 30.0  # one REST call
 DOWNLOAD_SECONDS = 600.0
@@ -235,11 +234,7 @@ class Remote:
             urls = self._wait(rest.get_external_weights_urls(export_path), f"get download URLs of {tinker_path}").urls
             if not urls:
                 raise RemoteError(f"{tinker_path}: the server lists no files to download")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-            umask = os.umask(0)
-            os.umask(umask)
-            staging.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the folder follows the umask
+            staging = staging_dir(dest.parent, f".{dest.name}.")
             try:
                 written = []
                 for name, url in sorted(urls.items()):

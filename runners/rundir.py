@@ -93,6 +93,20 @@ def new_run_dir(runs_dir: Path | str, folder_name: str, now: datetime | None = N
             candidate = base.with_name(f"{base.name}-{n}")
 
 
+def staging_dir(parent: Path, prefix: str) -> Path:
+    """A new empty folder `parent/<prefix><random>`, for files that are renamed into place together.
+    Made by mkdir, so the user's umask sets its mode (mkdtemp's are 0700; asking os.umask for the
+    mask would change it for every thread for a moment)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        folder = parent / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            folder.mkdir(0o777)
+            return folder
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with exactly `text` (no newline translation): a reader sees the old file or
     the new one, never half of either, and a crash leaves no partial file behind.

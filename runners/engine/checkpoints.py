@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinker.types import ParsedCheckpointTinkerPath
 
-from cookbook_tui.runners.rundir import pid_alive, write_atomic
+from cookbook_tui.runners.rundir import pid_alive, staging_dir, write_atomic
 
 from .errors import EngineError
 
@@ -136,17 +135,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def _umask_mode(mode: int) -> int:
-    """`mode` less the process umask (read from /proc: setting it to read it would race threads)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return mode & ~int(line.split()[1], 8)
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    return mode & ~0o022
-
-
 class CheckpointStore:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
@@ -210,8 +198,7 @@ class CheckpointStore:
         """Write a checkpoint folder atomically: `write_files(tmp_dir)` fills it, then rename."""
         final = self.checkpoint_dir(path)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{os.getpid()}-", dir=final.parent))
-        tmp.chmod(_umask_mode(0o777))  # mkdtemp's folders are 0700; the user's umask decides
+        tmp = staging_dir(final.parent, f".{final.name}.tmp-{os.getpid()}-")
         moved_aside: Path | None = None
         try:
             write_files(tmp)

@@ -238,24 +238,40 @@ def recent_seconds_per_step(columns: dict[str, tuple[list[int], list[float]]]) -
     return sum(recent) / len(recent)
 
 
-def run_seconds(status: RunStatus, digest: MetricsDigest | None, now: datetime) -> float | None:
-    """How long a run has trained: its summed step times when it logs them (kept across a resume),
-    else this attempt's wall time from status.json."""
-    if digest is not None and digest.step_seconds > 0:
-        return digest.step_seconds
+def attempt_seconds(status: RunStatus, now: datetime) -> float | None:
+    """Wall time of the run's latest attempt (started_at to ended_at, or to now while it runs)."""
     if status.started_at is None:
         return None
     end = status.ended_at if status.ended_at and not status.is_active else now
     return max((end - status.started_at).total_seconds(), 0.0)
 
 
-def eta_seconds(status: RunStatus, digest: MetricsDigest | None, now: datetime) -> float | None:
-    if not status.is_active or digest is None or digest.steps_done is None or not status.total_steps:
+def run_seconds(status: RunStatus, digest: MetricsDigest | None, now: datetime) -> float | None:
+    """How long a run has trained: its summed step times when it logs them (kept across a resume),
+    else this attempt's wall time from status.json."""
+    if digest is not None and digest.step_seconds > 0:
+        return digest.step_seconds
+    return attempt_seconds(status, now)
+
+
+def remaining_seconds(status: RunStatus, steps_done: int | None, pace: float | None, now: datetime) -> float | None:
+    """The one ETA rule, for the runs table and the run screen: only while running, once a step is
+    done and the total is known; at `pace` (seconds per step, from the run's recent steps) when
+    known, else at this attempt's pace so far."""
+    if not status.is_active or not steps_done or not status.total_steps:
         return None
-    pace = digest.seconds_per_step(now.timestamp())
     if pace is None:
+        spent = attempt_seconds(status, now)
+        if spent is None:
+            return None
+        pace = spent / steps_done
+    return pace * max(status.total_steps - steps_done, 0)
+
+
+def eta_seconds(status: RunStatus, digest: MetricsDigest | None, now: datetime) -> float | None:
+    if digest is None:
         return None
-    return pace * max(status.total_steps - digest.steps_done, 0)
+    return remaining_seconds(status, digest.steps_done, digest.seconds_per_step(now.timestamp()), now)
 
 
 def run_alarms(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from textual.content import Content
 from textual.widgets import Static
 
-from cookbook_tui.app.rundir_view import projected_cost
+from cookbook_tui.app.rundir_view import attempt_seconds, projected_cost, remaining_seconds
 from cookbook_tui.runners.rundir import RunStatus
 
 STATE_STYLES = {
@@ -20,32 +20,13 @@ STATE_STYLES = {
 }
 
 
-def format_duration(delta: timedelta | None) -> str:
-    if delta is None:
+def format_clock(seconds: float | None) -> str:
+    """`1:02:03` / `2:03`: the run screen's elapsed and ETA."""
+    if seconds is None:
         return "–"
-    seconds = max(0, int(delta.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-def elapsed(status: RunStatus, now: datetime) -> timedelta | None:
-    if status.started_at is None:
-        return None
-    end = status.ended_at if status.ended_at and not status.is_active else now
-    return end - status.started_at
-
-
-def eta(status: RunStatus, now: datetime, step: int | None, seconds_per_step: float | None = None) -> timedelta | None:
-    """Remaining time at the recent pace (the run's last step times) when it logs them, else at the
-    pace of this attempt so far; only while running and once a step is done."""
-    if not status.is_active or not step or not status.total_steps:
-        return None
-    remaining = max(0, status.total_steps - step)
-    if seconds_per_step is not None:
-        return timedelta(seconds=seconds_per_step * remaining)
-    spent = elapsed(status, now)
-    return None if spent is None else spent / step * remaining
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def status_line(status: RunStatus, run_dir: Path, now: datetime, step: int | None,
@@ -63,8 +44,8 @@ def status_line(status: RunStatus, run_dir: Path, now: datetime, step: int | Non
     return Content.assemble(
         (f" {status.state.upper()} ", STATE_STYLES.get(status.state, "bold")),
         "  step ", (steps, "bold"),
-        "  elapsed ", (format_duration(elapsed(status, now)), "bold"),
-        "  ETA ", (format_duration(eta(status, now, step, seconds_per_step)), "bold"),
+        "  elapsed ", (format_clock(attempt_seconds(status, now)), "bold"),
+        "  ETA ", (format_clock(remaining_seconds(status, step, seconds_per_step, now)), "bold"),
         "  backend ", (status.backend or "?", "bold"),
         *extra,
         "  ", (str(run_dir), "$text-muted"),

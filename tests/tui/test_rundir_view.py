@@ -60,3 +60,23 @@ def test_run_dirs_from_the_runner_and_from_tinker_cookbook_alone_are_found() -> 
     }
     cookbook_only = read_status(FIXTURES / "run_dirs" / "cookbook-only" / "sl-basic")
     assert cookbook_only.state == "finished"  # its checkpoints.jsonl has a final row
+
+
+def test_one_eta_rule_for_the_runs_table_and_the_run_screen() -> None:
+    """At the recent pace when the run logs step times, else at this attempt's pace; only while it
+    runs, once a step is done and the total is known."""
+    from datetime import UTC, datetime, timedelta
+
+    from cookbook_tui.app.rundir_view import attempt_seconds, remaining_seconds
+    from cookbook_tui.runners.rundir import RunStatus
+
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    running = RunStatus(state="running", started_at=now - timedelta(seconds=100), total_steps=30)
+    assert attempt_seconds(running, now) == 100
+    assert remaining_seconds(running, 10, 2.0, now) == 40  # 20 steps at the recent 2 s a step
+    assert remaining_seconds(running, 10, None, now) == 200  # at this attempt's 10 s a step
+    assert remaining_seconds(running, 0, 2.0, now) is None  # no step done yet
+    assert remaining_seconds(RunStatus(state="running", started_at=running.started_at), 10, 2.0, now) is None
+    ended = RunStatus(state="finished", started_at=running.started_at, ended_at=now - timedelta(seconds=40), total_steps=30)
+    assert remaining_seconds(ended, 30, 2.0, now) is None
+    assert attempt_seconds(ended, now) == 60  # an ended run's clock stops at its end

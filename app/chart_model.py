@@ -11,21 +11,15 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from cookbook_tui.runners.headlines import headline_keys
 
 if TYPE_CHECKING:  # what bisect takes: a list, or the numpy arrays the chart grid bins
     from _typeshed import SupportsLenAndGetItem
 
-# Each workflow's headline charts, pinned first by default (the keys the cookbook's loops log).
-HEADLINE_KEYS: dict[str, tuple[str, ...]] = {
-    "sl": ("train_mean_nll", "test/nll", "samples/exact_match"),
-    "rl": ("env/all/reward/total", "optim/kl_sample_train_v1", "optim/entropy"),
-    "multiturn_rl": ("env/all/reward/total", "optim/kl_sample_train_v1", "optim/entropy"),
-    "dpo": ("dpo_loss", "accuracy", "margin"),
-    "distill": ("teacher_kl",),
-}
 # Groups by prefix, in this order; unknown prefixes follow alphabetically, top-level keys come first.
 PREFIX_ORDER = ("", "env", "optim", "test", "samples", "engine", "progress", "time")
 # The x axes a chart can use, and the metrics each derives from (per-step values, summed).
@@ -33,26 +27,6 @@ ELAPSED_KEYS = ("time/total", "time/step")
 TOKEN_KEYS = ("num_tokens", "num_loss_tokens")
 
 SMOOTHING_MAX = 0.99
-
-
-def infer_workflow(keys: Iterable[str]) -> str | None:
-    """The workflow whose headline keys a run logs (for run dirs without a status.json, and
-    `workflow = "cookbook"` runs): the one with the most headline keys present."""
-    present = set(keys)
-    best, best_count = None, 0
-    for workflow, headline in HEADLINE_KEYS.items():
-        count = sum(key in present for key in headline)
-        if count > best_count:
-            best, best_count = workflow, count
-    return best
-
-
-def headline_keys(workflow: str | None, keys: Iterable[str]) -> list[str]:
-    present = list(keys)
-    if workflow not in HEADLINE_KEYS:
-        workflow = infer_workflow(present)
-    wanted = HEADLINE_KEYS.get(workflow or "", ())
-    return [key for key in wanted if key in present]
 
 
 def prefix_of(key: str) -> str:

@@ -25,19 +25,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from cookbook_tui.runners.headlines import WARMUP_KEYS, headline_keys
 from cookbook_tui.runners.rundir import METRICS_FILE, JsonlTail, steps_done
-
-# The few numbers worth a glance per workflow (all keys stay in metrics.jsonl).
-KEY_METRICS: dict[str, tuple[str, ...]] = {
-    "warmup": ("train_mean_nll",),
-    "sl": ("train_mean_nll", "test/nll", "samples/exact_match"),
-    "rl": ("env/all/reward/total", "optim/kl_sample_train_v1", "optim/entropy"),
-    "multiturn_rl": ("env/all/reward/total", "env/all/turns_per_episode", "optim/entropy"),
-    "dpo": ("dpo_loss", "accuracy", "margin", "samples/exact_match"),
-    "distill": ("teacher_kl", "test/samples/exact_match"),  # the distill loop prefixes "test/"
-    # Any cookbook module: whichever of the loops' headline keys it logs.
-    "cookbook": ("env/all/reward/total", "train_mean_nll", "dpo_loss", "teacher_kl", "optim/entropy"),
-}
 
 
 def _fmt(value: Any) -> str:
@@ -81,7 +70,7 @@ class Reporter:
         self._progress: StepProgress | None = None
         self._task: Any = None
         self._lock = threading.Lock()
-        self._keys: tuple[str, ...] = ()
+        self._workflow = ""
         self._total: int | None = None
         self._stage = ""
         self._headline: dict[str, Any] = {}  # the last value of each headline metric (evals are sparse)
@@ -111,7 +100,7 @@ class Reporter:
         self._stop_bar()
         self._stage, self._total = stage, total
         self._headline = {}
-        self._keys = KEY_METRICS["warmup" if stage == "warmup" else workflow]
+        self._workflow = workflow
         self.event("stage", stage=stage, total_steps=total)
         if self.quiet:
             return
@@ -137,7 +126,8 @@ class Reporter:
         step = row.get("step")
         if not isinstance(step, int):
             return
-        metrics = {k: row[k] for k in self._keys if k in row}
+        keys = WARMUP_KEYS if self._stage == "warmup" else headline_keys(self._workflow, row)
+        metrics = {k: row[k] for k in keys if k in row}
         self.event("step", stage=self._stage, step=step, total_steps=self._total, metrics=row)
         if self.quiet or self._progress is None:
             return

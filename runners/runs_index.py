@@ -13,18 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from cookbook_tui.runners.alarms import AlarmThresholds, check_run
+from cookbook_tui.runners.headlines import headline_keys
 from cookbook_tui.runners.rundir import find_run_dirs, read_metrics, read_status, steps_done
 
-# The first metric worth a glance per workflow; a run of unknown workflow (a cookbook module, a
-# run dir tinker-cookbook wrote alone) takes the first of these its rows have.
-HEADLINE_METRIC: dict[str, str] = {
-    "sl": "train_mean_nll",
-    "rl": "env/all/reward/total",
-    "multiturn_rl": "env/all/reward/total",
-    "dpo": "dpo_loss",
-    "distill": "teacher_kl",
-}
-_HEADLINE_GUESSES = ("env/all/reward/total", "dpo_loss", "teacher_kl", "train_mean_nll", "test/nll")
 TOKEN_KEYS = ("tokens/trained", "tokens/prefill", "tokens/sampled")
 
 
@@ -49,10 +40,9 @@ class RunSummary:
 
 
 def headline_metric(workflow: str | None, rows: list[dict[str, Any]]) -> str | None:
-    if workflow in HEADLINE_METRIC:
-        return HEADLINE_METRIC[workflow]
-    keys = {k for row in rows for k in row}
-    return next((k for k in _HEADLINE_GUESSES if k in keys), None)
+    """The first of the workflow's headline keys (runners/headlines.py) the run has logged."""
+    keys = headline_keys(workflow, dict.fromkeys(k for row in rows for k in row))
+    return keys[0] if keys else None
 
 
 def _last(rows: list[dict[str, Any]], key: str) -> float | None:

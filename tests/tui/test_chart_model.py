@@ -14,12 +14,11 @@ from cookbook_tui.app.chart_model import (
     compile_filter,
     ema,
     grid_shape,
-    headline_keys,
-    infer_workflow,
     tick_labels,
     ticks,
     value_at,
 )
+from cookbook_tui.runners.headlines import headline_keys, infer_workflow
 
 
 def test_headline_charts_come_first_then_groups_by_prefix() -> None:

@@ -125,6 +125,8 @@ async def test_dry_run_preview_shows_the_runner_output_with_the_loss_mask(tmp_pa
         await wait_until(pilot, lambda: isinstance(app.screen, DryRunScreen), "the dry run", polls=900)
         screen = app.screen
         assert screen.returncode == 0, screen.output
+        # the screen is pushed first, its widgets are mounted a moment later
+        await wait_until(pilot, lambda: bool(screen.query(".dry-run-output")), "the dry run's output")
         shown = screen.query_one(".dry-run-output").render()
         assert "first training example" in str(shown)
         # the runner's colours survive: the trained part of the example is styled, not plain text

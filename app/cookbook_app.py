@@ -84,20 +84,29 @@ class CookbookApp(ReportsWorkerErrors, App[None]):
             self.open_editor(self.config.describe_recipe(self.edit_recipe))
         self.check_runs()
         if self.config.poll_interval > 0:
-            self.set_interval(RUNS_CHECK_S, self.check_runs)
+            self.set_interval(RUNS_CHECK_S, lambda: self.check_runs_in_background(self.open_run_dirs()))
 
     # Watched runs: every run in the runs folder and every run open on a screen. One that was
     # running and no longer is gets a toast and the bell; the home screen counts those still going.
-    def watched_run_dirs(self) -> list[Path]:
-        dirs = dict.fromkeys(newest_run_dirs(self.config.runs_dir))
-        for screen in self.screen_stack:
-            run_dir = getattr(screen, "run_dir", None)
-            if isinstance(run_dir, Path):
-                dirs[run_dir] = None
-        return list(dirs)
+    def open_run_dirs(self) -> list[Path]:
+        return [d for d in (getattr(screen, "run_dir", None) for screen in self.screen_stack) if isinstance(d, Path)]
+
+    def read_run_states(self, open_run_dirs: list[Path]) -> dict[Path, str]:
+        """Every watched run's state: file reads only, so the periodic check runs in a thread."""
+        dirs = dict.fromkeys([*newest_run_dirs(self.config.runs_dir), *open_run_dirs])
+        return {run_dir: read_status(run_dir, self.config.pid_alive).state for run_dir in dirs}
 
     def check_runs(self) -> None:
-        states = {run_dir: read_status(run_dir, self.config.pid_alive).state for run_dir in self.watched_run_dirs()}
+        """Check the watched runs now (at start, before the first frame's subtitle)."""
+        self.apply_run_states(self.read_run_states(self.open_run_dirs()))
+
+    @work(thread=True, exclusive=True, group="runs-check", exit_on_error=False, description="Checking the runs")
+    def check_runs_in_background(self, open_run_dirs: list[Path]) -> None:
+        states = self.read_run_states(open_run_dirs)
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self.apply_run_states, states)
+
+    def apply_run_states(self, states: dict[Path, str]) -> None:
         for run_dir, state in states.items():
             # a run this app started is announced by its exit (with the exit code), not here
             if self.run_states.get(run_dir) == "running" and state != "running" and run_dir not in self.run_processes:

@@ -441,3 +441,35 @@ async def test_samples_follow_new_steps_until_the_user_scrubs_back(tmp_path: Pat
         assert pane.steps[pane.step_index] == 0  # stays where the user put it
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert pane.steps[pane.step_index] == 9
+
+
+async def test_the_periodic_runs_check_reads_off_the_event_loop(tmp_path: Path, monkeypatch) -> None:
+    """Every 2 s the app reads every watched run's status (a toast and the bell when one ends):
+    those reads run on a worker thread, and the result is applied on the app's."""
+    import json
+    import threading
+
+    import cookbook_tui.app.cookbook_app as app_module
+
+    runs = tmp_path / "runs"
+    shutil.copytree(FIXTURES / "run_dirs", runs)
+    status_file = runs / "arithmetic-rl" / "20261128-110000" / "status.json"
+    readers: set[int] = set()
+    real_read = app_module.read_status
+
+    def read_status(*args, **kwargs):
+        readers.add(threading.get_ident())
+        return real_read(*args, **kwargs)
+
+    app = make_app(runs_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.sub_title == "1 run still going (ctrl+o)"
+        monkeypatch.setattr(app_module, "read_status", read_status)
+        status_file.write_text(json.dumps(dict(json.loads(status_file.read_text()), state="finished")))
+        app.check_runs_in_background(app.open_run_dirs())
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert readers and threading.get_ident() not in readers
+        assert [n.message for n in app._notifications] == ["Run arithmetic-rl/20261128-110000 finished."]
+        assert app.screen.sub_title == ""

@@ -37,6 +37,11 @@ class RecipeEditor(TextArea):
         if not await run_own_binding(self, event):  # a fast key burst stays in order
             await super()._on_key(event)
 
+    def on_resize(self) -> None:
+        # The problem list below opens when a problem appears and takes the editor's bottom rows:
+        # the line being typed would be left out of view until the next key moved the cursor.
+        self.scroll_cursor_visible()
+
     def show_problems(self, problems: list[RecipeProblem]) -> None:
         errors = {p.line - 1 for p in problems if p.line and is_error(p)}
         warnings = {p.line - 1 for p in problems if p.line and not is_error(p)} - errors

@@ -11,7 +11,7 @@ from cookbook_tui.runners import headless
 from cookbook_tui.screens.editor import EditorScreen
 
 from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, make_app
-from .waiting import runs_read
+from .waiting import runs_read, wait_until
 
 SIZE = (120, 36)
 
@@ -395,3 +395,29 @@ async def test_the_samples_pane_gives_each_steps_total(in_fixtures) -> None:
             await pilot.press("left_square_bracket")
         assert "0/2 exact" in header(), header()  # step 0: the untrained model got none right
 
+
+
+async def test_the_line_being_typed_stays_in_view_when_the_problem_list_opens(tmp_path: Path) -> None:
+    """At 80x24 the problem list takes the editor's bottom rows when a problem appears: the
+    cursor's line was left below the editor's view until the next key."""
+    recipe_file = tmp_path / "long-lines.toml"  # wider than the editor: a horizontal scrollbar too
+    recipe_file.write_text((FIXTURES / "recipes" / "arithmetic-sft.toml").read_text().replace(
+        "\n", f"  # {'a comment wider than the editor ' * 3}\n", 3))
+    app = make_app(recipes_dir=tmp_path / "my-recipes")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_editor(FixtureRecipe("my-sft", recipe_file, "sl", "local", "", False))
+        await pilot.pause()
+        editor = app.screen.editor
+        editor.move_cursor((0, 0))
+        await pilot.pause()
+        last_visible = editor.scroll_offset.y + editor.scrollable_content_region.height - 1
+        editor.move_cursor((last_visible, 0))
+        await pilot.pause()
+        await pilot.press("end", "enter")
+        await pilot.pause(0.5)
+        await pilot.press("x")  # not TOML: the problem list opens below
+        await wait_until(pilot, lambda: app.screen.problems, "the problem")
+        await pilot.pause(0.2)
+        row = editor.cursor_location[0]
+        top = editor.scroll_offset.y
+        assert top <= row < top + editor.scrollable_content_region.height, (row, top, editor.size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from statistics import median
 
 import pytest
 from run_helpers import cli, events, mean, reduced_recipe, series
@@ -90,7 +91,8 @@ def test_distillation_teacher_kl_falls(tmp_path: Path) -> None:
     # The student started from the warmup's step-10 checkpoint, the teacher from its final one.
     assert [r["name"] for r in rundir.read_checkpoints(run_dir / "warmup")] == ["000010", "000020", "000030", "final"]
     kl = [v for _, v in series(run_dir, "teacher_kl")]
-    assert mean(kl[-4:]) < mean(kl[:4])
+    # Medians: one step can spike (14.5 among ~0.5 was seen in CI) and a mean would follow it.
+    assert median(kl[-4:]) < median(kl[:4])
     kinds = {r["kind"] for r in rundir.read_samples(run_dir)}
     assert kinds == {"rollout", "heldout"}
 

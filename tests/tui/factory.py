@@ -7,6 +7,7 @@ every machine (`runs_dir` is `run_dirs`, recipes are `recipes/*.toml`).
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,3 +129,11 @@ class FixtureRemote:
             RemoteCheckpoint(f"{base}/weights/final", "final", "training", 176_000_000,
                              "2026-11-28T10:16:10+00:00", None, False),
         ]
+
+
+def fake_python(tmp_path: Path, body: str) -> str:
+    """A stand-in for `python -m cookbook_tui.app.cli --run …`: a shell script with `body`."""
+    script = tmp_path / "fake-python"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)

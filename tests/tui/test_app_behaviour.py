@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -19,18 +18,10 @@ from cookbook_tui.screens.editor import EditorScreen
 from cookbook_tui.screens.run import RunScreen
 from cookbook_tui.screens.runs import RunsScreen
 
-from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, charted_keys, make_app
+from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, charted_keys, fake_python, make_app
 from .waiting import runs_read, wait_until
 
 SIZE = (120, 36)
-
-
-def fake_python(tmp_path: Path, body: str) -> str:
-    """A stand-in for `python -m cookbook_tui.app.cli --run …`: a shell script with `body`."""
-    script = tmp_path / "fake-python"
-    script.write_text("#!/bin/sh\n" + body + "\n")
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return str(script)
 
 
 def user_recipe(tmp_path: Path) -> FixtureRecipe:

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import stat
 from pathlib import Path
 
 from cookbook_tui.runners import headless
 from cookbook_tui.screens.editor import EditorScreen
 
-from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, make_app
+from .factory import FIXTURE_RECIPES, FIXTURES, FixtureRecipe, fake_python, make_app
 from .waiting import runs_read, wait_until
 
 SIZE = (120, 36)
-
-
-def fake_python(tmp_path: Path, body: str) -> str:
-    script = tmp_path / "fake-python"
-    script.write_text("#!/bin/sh\n" + body + "\n")
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return str(script)
 
 
 def saved_copy(tmp_path: Path, file_name: str) -> Path:

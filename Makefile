@@ -21,12 +21,13 @@ test: $(STAMP)
 # mypy cannot see the package-dir mapping (cookbook_tui.app -> app/), so it checks a folder of
 # symlinks that has the installed layout.
 TYPECHECK := .typecheck
+PACKAGES := app screens monitor cli runners recipes engine common
 
 lint: $(STAMP)
-	$(BIN)/ruff check app screens runners recipes tests benchmarks
+	$(BIN)/ruff check app screens monitor cli runners recipes engine common tests benchmarks
 	$(BIN)/lint-imports
 	mkdir -p $(TYPECHECK)/cookbook_tui
-	for d in app screens runners recipes; do ln -sfn ../../$$d $(TYPECHECK)/cookbook_tui/$$d; done
+	for d in $(PACKAGES); do ln -sfn ../../$$d $(TYPECHECK)/cookbook_tui/$$d; done
 	cd $(TYPECHECK) && $(abspath $(BIN))/mypy --config-file ../pyproject.toml -p cookbook_tui
 
 bench: $(STAMP)

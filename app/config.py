@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from cookbook_tui.recipes.paths import user_config_dir
-from cookbook_tui.runners.rundir import pid_alive
+from cookbook_tui.common.dirs import user_config_dir
+from cookbook_tui.common.procs import pid_alive
 
 
 # Read-only members (properties), so the core's frozen dataclasses match them.

@@ -23,7 +23,7 @@ from cookbook_tui.app.run_launcher import (
     start_run_process,
     stop_process,
 )
-from cookbook_tui.app.rundir_view import newest_run_dirs
+from cookbook_tui.monitor.rundir_view import newest_run_dirs
 from cookbook_tui.runners.rundir import new_run_dir, read_status, run_folder_name
 from cookbook_tui.screens.dialogs import QuitScreen
 from cookbook_tui.screens.worker_errors import ReportsWorkerErrors

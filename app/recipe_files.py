@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # Byte for byte what the user typed, atomically: the run dir's writer does exactly that.
-from cookbook_tui.runners.rundir import write_atomic as write_text_atomically
+from cookbook_tui.common.files import write_atomic as write_text_atomically
 
 __all__ = ["write_text_atomically", "recipe_file_name"]
 

@@ -17,15 +17,15 @@ PROCESS_LOGS = ".process-logs"
 
 
 def run_command(python: str, recipe: Path, log_dir: Path) -> list[str]:
-    return [python, "-m", "cookbook_tui.app.cli", "--run", str(recipe), "--log-dir", str(log_dir), "--quiet"]
+    return [python, "-m", "cookbook_tui.cli", "--run", str(recipe), "--log-dir", str(log_dir), "--quiet"]
 
 
 def resume_command(python: str, run_dir: Path) -> list[str]:
-    return [python, "-m", "cookbook_tui.app.cli", "--resume", str(run_dir), "--quiet"]
+    return [python, "-m", "cookbook_tui.cli", "--resume", str(run_dir), "--quiet"]
 
 
 def dry_run_command(python: str, recipe: Path) -> list[str]:
-    return [python, "-m", "cookbook_tui.app.cli", "--run", str(recipe), "--dry-run"]
+    return [python, "-m", "cookbook_tui.cli", "--run", str(recipe), "--dry-run"]
 
 
 @dataclass

@@ -20,7 +20,7 @@ def offline_env() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TINKER_TELEMETRY", "0")
-    # Both sides on one device: the engine reads this too (runners/engine/models.pick_device).
+    # Both sides on one device: the engine reads this too (engine/models.pick_device).
     os.environ.setdefault("COOKBOOK_TUI_DEVICE", "cpu")
 
 
@@ -142,7 +142,7 @@ def print_table(result: Result) -> None:
 def llama_30m_folder(root: Path) -> Path:
     """A ~30M-parameter Llama shape with the tiny model's tokenizer, weights from seed 0."""
     offline_env()
-    from cookbook_tui.runners.engine.model_families import model_config, write_model_folder
+    from cookbook_tui.engine.model_families import model_config, write_model_folder
 
     config = model_config(
         "LlamaConfig",

@@ -85,8 +85,8 @@ def run(quick: bool = False) -> Result:
     offline_env()
     import torch
 
-    from cookbook_tui.runners.engine import start_local_server
-    from cookbook_tui.runners.tiny_model import TINY_MODEL_NAME, ensure_tiny_model
+    from cookbook_tui.common.tiny_model import TINY_MODEL_NAME, ensure_tiny_model
+    from cookbook_tui.engine import start_local_server
 
     result = Result(
         benchmark="p1_sft_throughput",

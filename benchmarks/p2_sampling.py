@@ -62,8 +62,8 @@ def run(quick: bool = False) -> Result:
     import torch
     from transformers import AutoTokenizer
 
-    from cookbook_tui.runners.engine import start_local_server
-    from cookbook_tui.runners.tiny_model import TINY_MODEL_NAME, ensure_tiny_model
+    from cookbook_tui.common.tiny_model import TINY_MODEL_NAME, ensure_tiny_model
+    from cookbook_tui.engine import start_local_server
 
     result = Result(
         benchmark="p2_sampling",

@@ -27,7 +27,7 @@ def ours_step_times(base_url: str, api_key: str, model: str, steps: int) -> list
     from tinker import types
     from transformers import AutoTokenizer
 
-    from cookbook_tui.runners.tiny_model import resolve_model_path
+    from cookbook_tui.common.tiny_model import resolve_model_path
 
     tok = AutoTokenizer.from_pretrained(resolve_model_path(model))
     prompt = tok.apply_chat_template([{"role": "user", "content": PROMPT}], tokenize=False, add_generation_prompt=True)
@@ -119,8 +119,8 @@ def trl_step_times(model_path: str, steps: int) -> list[float]:
 
 def run(quick: bool = False) -> Result:
     offline_env()
-    from cookbook_tui.runners.engine import start_local_server
-    from cookbook_tui.runners.tiny_model import TINY_MODEL_NAME, ensure_tiny_model
+    from cookbook_tui.common.tiny_model import TINY_MODEL_NAME, ensure_tiny_model
+    from cookbook_tui.engine import start_local_server
 
     steps = 3 if quick else 8
     work = Path(tempfile.mkdtemp(prefix="bench-p3-"))

@@ -117,8 +117,8 @@ def steps_per_second(base_url: str, api_key: str, model: str, steps: int) -> flo
 
 def run(quick: bool = False) -> Result:
     offline_env()
-    from cookbook_tui.runners.engine import start_local_server
-    from cookbook_tui.runners.tiny_model import TINY_MODEL_NAME
+    from cookbook_tui.common.tiny_model import TINY_MODEL_NAME
+    from cookbook_tui.engine import start_local_server
 
     steps = 8 if quick else 30
     work = Path(tempfile.mkdtemp(prefix="bench-p6-"))

@@ -27,7 +27,7 @@ def _prompts(tokenizer) -> list[list[int]]:
 def engine_rates(engine, sampler_id: str, prompts: list[list[int]], repeats: int) -> tuple[float, float]:
     from tinker import types
 
-    from cookbook_tui.runners.engine.sample_jobs import SampleJob
+    from cookbook_tui.engine.sample_jobs import SampleJob
 
     params = types.SamplingParams(max_tokens=MAX_TOKENS, temperature=1.0, stop=[])
 
@@ -86,9 +86,9 @@ def run(quick: bool = False) -> Result:
     import torch
     from transformers import AutoTokenizer
 
-    from cookbook_tui.runners.engine import start_local_server
-    from cookbook_tui.runners.engine.engine import Engine
-    from cookbook_tui.runners.tiny_model import TINY_MODEL_NAME, ensure_tiny_model
+    from cookbook_tui.common.tiny_model import TINY_MODEL_NAME, ensure_tiny_model
+    from cookbook_tui.engine import start_local_server
+    from cookbook_tui.engine.engine import Engine
 
     result = Result(
         benchmark="p7_batching",
@@ -120,7 +120,7 @@ def run(quick: bool = False) -> Result:
                            "requests to sample_batch together")
             )
     result.details["analysis"] = (
-        "Requests on one base decode as one batch (runners/engine/sampling.py DecodeBatch): the "
+        "Requests on one base decode as one batch (engine/sampling.py DecodeBatch): the "
         "requests that join at a step boundary are prefilled in one left-padded forward, their rows "
         "join the running (buffered) KV cache, and each leaves the batch when done; rows may use "
         "different LoRA adapters (peft mixed-adapter batches). The SDK rows go through the server: its "

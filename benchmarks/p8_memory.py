@@ -49,7 +49,7 @@ def child(model_path: str, data_dir: str) -> dict:
     import peft.tuners.lora  # noqa: F401
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM  # noqa: F401
 
-    from cookbook_tui.runners.engine.engine import Engine
+    from cookbook_tui.engine.engine import Engine
 
     engine = Engine(Path(data_dir), device="cpu", seed=0)
     before = _rss()
@@ -151,7 +151,7 @@ def run(quick: bool = False) -> Result:
     )
     result.details["analysis"] = (
         "Ratio here is ours / reference (lower is better; goal <= 1.3). One copy of the base weights: "
-        "training clients and samplers are named peft adapters on it (runners/engine/models.py "
+        "training clients and samplers are named peft adapters on it (engine/models.py "
         "SharedModel), so each adds its adapter (and a trainer its AdamW state), not a model copy. "
         "Before that change the same four cost 5.1x (issue 15: each deep-copied the base)."
     )

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cookbook_tui.recipes.paths import BUNDLED_DIR, user_config_dir
+from cookbook_tui.common.dirs import user_config_dir
+from cookbook_tui.recipes.paths import BUNDLED_DIR
 
 
 @dataclass(frozen=True)

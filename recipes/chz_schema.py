@@ -309,7 +309,7 @@ def _from_disk(target: str) -> ConfigSchema | None:
 
 
 def _to_disk(schema: ConfigSchema) -> None:
-    from cookbook_tui.runners.rundir import write_atomic  # stdlib only
+    from cookbook_tui.common.files import write_atomic  # stdlib only
 
     try:
         write_atomic(_cache_dir() / f"{_cache_key(schema.target)}.json", json.dumps(schema.to_json()))

@@ -13,8 +13,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from cookbook_tui.common.files import write_atomic  # stdlib only
 from cookbook_tui.recipes.paths import DATA_DIR
-from cookbook_tui.runners.rundir import write_atomic  # stdlib only
 
 # The guess-the-number env's system prompt (tinker_cookbook.recipes.multiplayer_rl.guess_number)
 # for the range the bundled recipe plays (env.options.upper_bound), copied so generating data needs

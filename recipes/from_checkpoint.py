@@ -55,7 +55,7 @@ def recipe_from_checkpoint(
     while path.exists():
         n += 1
         path = recipes_dir / f"{slug}-{n}.toml"
-    from cookbook_tui.runners.rundir import write_atomic
+    from cookbook_tui.common.files import write_atomic
 
     write_atomic(path, text)
     data = tomllib.loads(text)

@@ -17,6 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from cookbook_tui.common.tiny_model_name import TINY_MODEL_NAME, TINY_MODEL_RENDERER
 from cookbook_tui.recipes.chz_schema import (
     ENTRY_POINT_RE,
     ConfigField,
@@ -47,7 +48,6 @@ from cookbook_tui.recipes.schema import (
     KeySpec,
     warmup_ref_step,
 )
-from cookbook_tui.recipes.tiny_model_name import TINY_MODEL_NAME, TINY_MODEL_RENDERER
 
 _ENTRY_POINT_RE = ENTRY_POINT_RE
 _MODULE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")

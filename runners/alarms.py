@@ -55,7 +55,7 @@ def load_thresholds(config_dir: Path | None = None) -> AlarmThresholds:
     """Defaults, overridden by `alarms.toml` in the config dir; a bad file raises ValueError
     naming the file and key."""
     if config_dir is None:
-        from cookbook_tui.recipes.paths import user_config_dir
+        from cookbook_tui.common.dirs import user_config_dir
 
         config_dir = user_config_dir()
     path = Path(config_dir) / ALARMS_FILE

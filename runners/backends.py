@@ -27,12 +27,12 @@ def open_backend(recipe: Recipe, data_dir: Path | None = None) -> Iterator[str |
         probe_service(base_url)
         yield base_url
         return
-    from cookbook_tui.runners.tiny_model import ensure_tiny_model, is_tiny_model, set_offline_env
+    from cookbook_tui.common.tiny_model import ensure_tiny_model, is_tiny_model, set_offline_env
 
     set_offline_env()
     if is_tiny_model(recipe.model_name):
         ensure_tiny_model()
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     try:
         server = start_local_server(data_dir=data_dir)

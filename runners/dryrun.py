@@ -102,13 +102,13 @@ def _show_entry(console: Console, stage: Any, dump_config: Any) -> None:
 def show_dry_run(recipe: Recipe, console: Console) -> None:
     from tinker_cookbook.utils.ml_log import dump_config
 
-    from cookbook_tui.runners.tiny_model import register_with_cookbook
+    from cookbook_tui.runners.tiny_model_cookbook import register_with_cookbook
     from cookbook_tui.runners.workflows import StageContext, build_stage, build_warmup
 
     register_with_cookbook()
 
     if recipe.backend == "local":
-        from cookbook_tui.runners.tiny_model import ensure_tiny_model, is_tiny_model, set_offline_env
+        from cookbook_tui.common.tiny_model import ensure_tiny_model, is_tiny_model, set_offline_env
 
         set_offline_env()
         if is_tiny_model(recipe.model_name):

@@ -38,7 +38,7 @@ def _offline_if_local(path: str, backend: str | None) -> None:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return
     if backend == "local":
-        from cookbook_tui.runners.tiny_model import set_offline_env
+        from cookbook_tui.common.tiny_model import set_offline_env
 
         set_offline_env()
 

@@ -18,7 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.runners.rundir import find_run_dirs, read_checkpoints, staging_dir
+from cookbook_tui.common.files import staging_dir
+from cookbook_tui.runners.rundir import find_run_dirs, read_checkpoints
 
 CALL_SECONDS = 30.0  # one REST call
 DOWNLOAD_SECONDS = 600.0
@@ -113,7 +114,7 @@ class Remote:
     """A session with one server. `base_url` None means TINKER_BASE_URL, else the service."""
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None) -> None:
-        from cookbook_tui.runners.tiny_model import set_offline_env
+        from cookbook_tui.common.tiny_model import set_offline_env
 
         set_offline_env()
         self.base_url = base_url or os.environ.get("TINKER_BASE_URL") or None

@@ -96,7 +96,7 @@ class Runner:
         return path
 
     def _execute(self, base_url: str | None) -> None:
-        from cookbook_tui.runners.tiny_model import register_with_cookbook
+        from cookbook_tui.runners.tiny_model_cookbook import register_with_cookbook
         from cookbook_tui.runners.workflows import build_stage
 
         register_with_cookbook()

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
+
+from cookbook_tui.common.files import write_atomic
+from cookbook_tui.common.procs import pid_alive
 
 _loads: Callable[[str | bytes], Any]
 try:  # a run screen opening 100k metric rows spends most of its time parsing them
@@ -91,67 +92,6 @@ def new_run_dir(runs_dir: Path | str, folder_name: str, now: datetime | None = N
         except FileExistsError:
             n += 1
             candidate = base.with_name(f"{base.name}-{n}")
-
-
-def staging_dir(parent: Path, prefix: str) -> Path:
-    """A new empty folder `parent/<prefix><random>`, for files that are renamed into place together.
-    Made by mkdir, so the user's umask sets its mode (mkdtemp's are 0700; asking os.umask for the
-    mask would change it for every thread for a moment)."""
-    parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        folder = parent / f"{prefix}{secrets.token_hex(6)}"
-        try:
-            folder.mkdir(0o777)
-            return folder
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with exactly `text` (no newline translation): a reader sees the old file or
-    the new one, never half of either, and a crash leaves no partial file behind.
-
-    A new file gets the mode the user's umask gives (0644 under 022), as `open()` would; a file
-    written again keeps its mode. (mkstemp's temp files are 0600, so it is not used here.)"""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        keep_mode: int | None = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        keep_mode = None
-    while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-    try:
-        if keep_mode is not None:
-            os.fchmod(fd, keep_mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (a power cut after replace could otherwise lose it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - a platform without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
-        pass
-    finally:
-        os.close(fd)
 
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -231,22 +171,6 @@ def last_jsonl_row(path: Path, window: int = 64 * 1024) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- status
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is gone for our purposes
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def load_prices(model_name: str, config_dir: Path | None = None) -> ModelPrices 
     """The model's prices from prices.toml, None when the file or the model is absent.
     A malformed table raises ValueError naming the file, model and key."""
     if config_dir is None:
-        from cookbook_tui.recipes.paths import user_config_dir
+        from cookbook_tui.common.dirs import user_config_dir
 
         config_dir = user_config_dir()
     path = Path(config_dir) / PRICES_FILE

@@ -14,9 +14,10 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from cookbook_tui.app.chart_grid_model import ChartRun
-from cookbook_tui.app.chart_model import compact, format_duration, run_colour
-from cookbook_tui.app.run_compare import (
+from cookbook_tui.app.widgets.chart_grid import ChartGrid
+from cookbook_tui.monitor.chart_grid_model import ChartRun
+from cookbook_tui.monitor.chart_model import compact, format_duration, run_colour
+from cookbook_tui.monitor.run_compare import (
     MAX_RUNS,
     config_diff,
     format_value,
@@ -25,8 +26,7 @@ from cookbook_tui.app.run_compare import (
     summarise,
     summary_keys,
 )
-from cookbook_tui.app.rundir_view import MetricsDigest, RunWatch, run_seconds
-from cookbook_tui.app.widgets.chart_grid import ChartGrid
+from cookbook_tui.monitor.rundir_view import MetricsDigest, RunWatch, run_seconds
 from cookbook_tui.runners.rundir import METRICS_FILE
 from cookbook_tui.screens.base import CookbookScreen
 

@@ -17,23 +17,23 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Log, TabbedContent, TabPane
 
-from cookbook_tui.app.chart_grid_model import ChartRun
-from cookbook_tui.app.chart_model import run_colour
 from cookbook_tui.app.messages import ChartCursorMoved, CheckpointReply, RunDirRead
 from cookbook_tui.app.printable import printable
-from cookbook_tui.app.rundir_view import (
-    RunWatch,
-    cost_so_far,
-    preview_metrics,
-    recent_seconds_per_step,
-    run_alarms,
-)
 from cookbook_tui.app.widgets.chart_grid import ChartGrid
 from cookbook_tui.app.widgets.checkpoint_chat import CheckpointChat
 from cookbook_tui.app.widgets.checkpoints_table import CheckpointsTable
 from cookbook_tui.app.widgets.failure_view import FailureView
 from cookbook_tui.app.widgets.run_status_bar import RunStatusBar
 from cookbook_tui.app.widgets.samples_pane import SamplesPane
+from cookbook_tui.monitor.chart_grid_model import ChartRun
+from cookbook_tui.monitor.chart_model import run_colour
+from cookbook_tui.monitor.rundir_view import (
+    RunWatch,
+    cost_so_far,
+    preview_metrics,
+    recent_seconds_per_step,
+    run_alarms,
+)
 from cookbook_tui.runners.rundir import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus
 from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
@@ -264,7 +264,7 @@ class RunScreen(CookbookScreen):
 
     @work(thread=True, exclusive=True, group="chat", exit_on_error=False, description="Sampling the checkpoint")
     def sample_checkpoint(self, sampler_path: str, history: list[dict[str, str]]) -> None:
-        from cookbook_tui.app.checkpoint_sampling import ChatUnavailable, sample_reply
+        from cookbook_tui.monitor.checkpoint_sampling import ChatUnavailable, sample_reply
 
         prompt = history[-1]["content"]
         try:

@@ -21,7 +21,9 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from cookbook_tui.app.messages import RunDeleted, RunsRead
-from cookbook_tui.app.rundir_view import (
+from cookbook_tui.app.widgets.in_order_keys import focus_now, open_filter_in_order
+from cookbook_tui.app.widgets.runs_table import COLUMNS, RunRow, RunsTable, sort_value
+from cookbook_tui.monitor.rundir_view import (
     MetricsDigest,
     cost_so_far,
     eta_seconds,
@@ -30,8 +32,6 @@ from cookbook_tui.app.rundir_view import (
     run_alarms,
     run_seconds,
 )
-from cookbook_tui.app.widgets.in_order_keys import focus_now, open_filter_in_order
-from cookbook_tui.app.widgets.runs_table import COLUMNS, RunRow, RunsTable, sort_value
 from cookbook_tui.runners.rundir import METRICS_FILE, read_status
 from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
@@ -240,7 +240,7 @@ class RunsScreen(CookbookScreen):
         if len(marked) < 2:
             self.notify("Mark two or more runs (space) to compare them.", severity="warning")
             return
-        from cookbook_tui.app.run_compare import MAX_RUNS
+        from cookbook_tui.monitor.run_compare import MAX_RUNS
         from cookbook_tui.screens.compare import CompareScreen
 
         if len(marked) > MAX_RUNS:

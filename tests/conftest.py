@@ -28,7 +28,7 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny_model_path() -> Path:
-    from cookbook_tui.runners.tiny_model import ensure_tiny_model
+    from cookbook_tui.common.tiny_model import ensure_tiny_model
 
     return ensure_tiny_model()
 
@@ -41,7 +41,7 @@ def served(tiny_model_path, tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("served-data")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cookbook_tui.app.cli", "serve", "--port", "0", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "cookbook_tui.cli", "serve", "--port", "0", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     env: dict[str, str] = {}

@@ -10,7 +10,7 @@ import sys
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cookbook_tui.app.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "cookbook_tui.cli", *args], capture_output=True, text=True, timeout=60
     )
 
 
@@ -42,7 +42,7 @@ def test_output_into_a_closed_pipe_stops_quietly() -> None:
     os.close(read_end)  # every write now fails with EPIPE, as after `head` exits
     try:
         out = subprocess.run(
-            [sys.executable, "-m", "cookbook_tui.app.cli", "schema"],
+            [sys.executable, "-m", "cookbook_tui.cli", "schema"],
             stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
         )
     finally:
@@ -85,8 +85,8 @@ def test_edit_a_missing_or_unreadable_recipe_exits_2_naming_it(tmp_path) -> None
 
 def test_edit_opens_the_editor_on_that_file(tmp_path, monkeypatch) -> None:
     """`cookbook-tui edit FILE` builds the app on that file (the pilot test shows the editor)."""
-    from cookbook_tui.app import cli
     from cookbook_tui.app.cookbook_app import CookbookApp
+    from cookbook_tui.cli import main as cli
 
     recipe = tmp_path / "mine.toml"
     recipe.write_text('name = "mine"\nworkflow = "sl"\n')

@@ -6,7 +6,17 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"app": "cookbook_tui.app", "screens": "cookbook_tui.screens", "runners": "cookbook_tui.runners", "recipes": "cookbook_tui.recipes"}
+# Every top-level folder with an __init__.py is a room of the package, but these two.
+NOT_SHIPPED = {"tests", "benchmarks"}
+FOLDERS = {
+    d.name: f"cookbook_tui.{d.name}"
+    for d in sorted(ROOT.iterdir())
+    if (d / "__init__.py").is_file() and d.name not in NOT_SHIPPED
+}
+
+
+def test_the_rooms_are_the_ones_the_layout_names() -> None:
+    assert set(FOLDERS) == {"app", "screens", "monitor", "cli", "runners", "recipes", "engine", "common"}
 
 
 def test_every_subpackage_is_listed_in_pyproject() -> None:

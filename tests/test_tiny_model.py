@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cookbook_tui.runners.tiny_model import (
+from cookbook_tui.common.tiny_model import (
     TINY_MODEL_NAME,
     TINY_MODEL_RENDERER,
     build_tiny_model,

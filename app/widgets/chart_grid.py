@@ -16,11 +16,11 @@ from textual.containers import Grid, Vertical
 from textual.content import Content
 from textual.widgets import Input, Static
 
-from cookbook_tui.app.chart_grid_model import X_UNITS, ChartRun, GridModel
-from cookbook_tui.app.chart_model import compact, format_duration, grid_shape, value_at
 from cookbook_tui.app.messages import ChartCursorMoved
 from cookbook_tui.app.widgets.in_order_keys import focus_now, open_filter_in_order
 from cookbook_tui.app.widgets.metric_chart import MetricChart
+from cookbook_tui.monitor.chart_grid_model import X_UNITS, ChartRun, GridModel
+from cookbook_tui.monitor.chart_model import compact, format_duration, grid_shape, value_at
 
 
 class ChartGrid(Vertical, can_focus=True):

@@ -14,7 +14,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from cookbook_tui.app.chart_canvas import ChartLayout, PlotSeries, render_chart
+from cookbook_tui.monitor.chart_canvas import ChartLayout, PlotSeries, render_chart
 
 
 @lru_cache(maxsize=256)

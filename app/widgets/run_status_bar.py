@@ -9,7 +9,7 @@ from typing import Any
 from textual.content import Content
 from textual.widgets import Static
 
-from cookbook_tui.app.rundir_view import attempt_seconds, projected_cost, remaining_seconds
+from cookbook_tui.monitor.rundir_view import attempt_seconds, projected_cost, remaining_seconds
 from cookbook_tui.runners.rundir import RunStatus
 
 STATE_STYLES = {

@@ -14,8 +14,8 @@ from textual.content import Content
 from textual.widgets import DataTable
 
 from cookbook_tui.app.cell_text import ellipsize, reset_column_widths
-from cookbook_tui.app.chart_model import compact, format_duration
 from cookbook_tui.app.widgets.run_status_bar import STATE_STYLES
+from cookbook_tui.monitor.chart_model import compact, format_duration
 from cookbook_tui.runners.headlines import headline_keys
 from cookbook_tui.runners.rundir import RunStatus
 

@@ -101,7 +101,7 @@ def learning_rate(recipe: Recipe) -> float:
         return value
     from tinker_cookbook import hyperparam_utils
 
-    from cookbook_tui.runners.tiny_model import register_with_cookbook
+    from cookbook_tui.runners.tiny_model_cookbook import register_with_cookbook
 
     register_with_cookbook()  # get_lr knows the tiny model inside runner processes
     return hyperparam_utils.get_lr(recipe.model_name)

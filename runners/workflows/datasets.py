@@ -17,7 +17,7 @@ from tinker_cookbook.preference.preference_datasets import ComparisonBuilderFrom
 from tinker_cookbook.rl.types import RLDataset, RLDatasetBuilder
 from tinker_cookbook.tokenizer_utils import get_tokenizer
 
-from cookbook_tui.runners.rundir import write_atomic
+from cookbook_tui.common.files import write_atomic
 
 
 def read_rows(path: str | Path) -> list[dict]:

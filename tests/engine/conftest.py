@@ -30,7 +30,7 @@ def engine_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def engine(engine_dir: Path, tiny_model_path: Path):
-    from cookbook_tui.runners.engine.engine import Engine
+    from cookbook_tui.engine.engine import Engine
 
     return Engine(engine_dir, device="cpu", seed=0)
 
@@ -67,7 +67,7 @@ def trained_addition(tmp_path_factory, tiny_model_path: Path, tiny_tokenizer):
     need a model that has learned something: (engine, model_id, per-step loss:sum, last output)."""
     from tinker import types
 
-    from cookbook_tui.runners.engine.engine import Engine
+    from cookbook_tui.engine.engine import Engine
 
     engine = Engine(tmp_path_factory.mktemp("trained") / "data", device="cpu", seed=0)
     model_id = "trained:train:0"

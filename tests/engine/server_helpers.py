@@ -46,7 +46,7 @@ def post_raw(base_url: str, path: str, body: dict, timeout: float = 40) -> tuple
 
 @pytest.fixture(scope="module")
 def local_server(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory):
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     server = start_local_server(data_dir=tmp_path_factory.mktemp("server-data"))
     try:

@@ -10,7 +10,7 @@ import torch
 from tinker import types
 from tinker.types._pydantic_types.tensor_data import TensorData as RequestTensor  # the request's own type
 
-from cookbook_tui.runners.engine.sample_jobs import SampleCancelled, SampleJob
+from cookbook_tui.engine.sample_jobs import SampleCancelled, SampleJob
 
 TINY = "cookbook-tui/tiny-chat"
 ADAM = types.AdamParams(learning_rate=3e-2)

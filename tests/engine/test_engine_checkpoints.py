@@ -7,7 +7,7 @@ import pytest
 import torch
 from tinker import types
 
-from cookbook_tui.runners.engine.engine import Engine, EngineError
+from cookbook_tui.engine.engine import Engine, EngineError
 
 TINY = "cookbook-tui/tiny-chat"
 MODEL = "sess-1:train:0"

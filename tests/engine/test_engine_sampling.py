@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from tinker import types
 
-from cookbook_tui.runners.engine.engine import Engine, EngineError
+from cookbook_tui.engine.engine import Engine, EngineError
 
 TINY = "cookbook-tui/tiny-chat"
 MODEL = "sess:train:0"

@@ -7,7 +7,7 @@ import pytest
 import torch
 from tinker import types
 
-from cookbook_tui.runners.engine.engine import EngineError
+from cookbook_tui.engine.engine import EngineError
 
 TINY = "cookbook-tui/tiny-chat"
 MODEL = "sess:train:0"
@@ -44,7 +44,7 @@ def test_cross_entropy_loss_falls_and_outputs_match_the_sdk_shape(trained_additi
 
 
 def test_gradients_accumulate_across_forward_backward_calls(engine_dir, tiny_model_path, addition_data):
-    from cookbook_tui.runners.engine.engine import Engine
+    from cookbook_tui.engine.engine import Engine
 
     adam = types.AdamParams(learning_rate=1e-2)
     whole, split = Engine(engine_dir / "a", device="cpu"), Engine(engine_dir / "b", device="cpu")
@@ -170,7 +170,7 @@ def test_missing_loss_input_and_bad_config_are_named(engine, addition_data):
 def test_weight_decay_is_decoupled_and_applied(engine_dir, tiny_model_path, addition_data):
     """AdamW: p <- p - lr*wd*p - lr*adam_update. Two models fed the same gradients differ by
     exactly lr*wd*p_old when only weight_decay differs; ignoring weight_decay gives no gap."""
-    from cookbook_tui.runners.engine.engine import Engine
+    from cookbook_tui.engine.engine import Engine
 
     lr, wd = 1e-3, 0.5
     plain, decayed = Engine(engine_dir / "a", device="cpu"), Engine(engine_dir / "b", device="cpu")
@@ -190,7 +190,7 @@ def test_weight_decay_is_decoupled_and_applied(engine_dir, tiny_model_path, addi
 def test_grad_clip_norm_bounds_the_update(engine_dir, tiny_model_path, addition_data):
     """With eps large, Adam's first update is ~lr*g/eps, so it scales with the gradient: clipping
     the global norm to 1e-3 must shrink the update by orders of magnitude."""
-    from cookbook_tui.runners.engine.engine import Engine
+    from cookbook_tui.engine.engine import Engine
 
     sizes = {}
     for clip in (0.0, 1e-3):
@@ -220,7 +220,7 @@ def test_models_trained_from_concurrent_threads_match_sequential_training(
 ):
     from concurrent.futures import ThreadPoolExecutor
 
-    from cookbook_tui.runners.engine.engine import Engine
+    from cookbook_tui.engine.engine import Engine
 
     adam = types.AdamParams(learning_rate=3e-3)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from tinker import types
 
-from cookbook_tui.runners.engine.sample_jobs import SampleJob
+from cookbook_tui.engine.sample_jobs import SampleJob
 
 pytestmark = pytest.mark.gpu
 
@@ -17,7 +17,7 @@ TINY = "cookbook-tui/tiny-chat"
 
 @pytest.fixture
 def cuda_engine(engine_dir, tiny_model_path):
-    from cookbook_tui.runners.engine.engine import Engine
+    from cookbook_tui.engine.engine import Engine
 
     return Engine(engine_dir, device="cuda", seed=0)
 

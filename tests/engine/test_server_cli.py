@@ -13,7 +13,7 @@ from server_helpers import wait_healthy
 
 def _serve(*args: str, data_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "cookbook_tui.app.cli", "serve", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "cookbook_tui.cli", "serve", "--data-dir", str(data_dir), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -63,7 +63,7 @@ def test_serve_with_parent_pid_exits_when_its_parent_dies(tmp_path: Path) -> Non
 
     launcher = (
         "import os, subprocess, sys\n"
-        "p = subprocess.Popen([sys.executable, '-m', 'cookbook_tui.app.cli', 'serve', '--port', '0',"
+        "p = subprocess.Popen([sys.executable, '-m', 'cookbook_tui.cli', 'serve', '--port', '0',"
         f" '--data-dir', {str(tmp_path)!r}, '--parent-pid', str(os.getpid())],"
         " stdout=subprocess.PIPE, text=True)\n"
         "print(p.pid, flush=True)\n"

@@ -6,7 +6,7 @@ import asyncio
 
 from tinker import types
 
-from cookbook_tui.runners.engine.futures import FutureOutcome, FutureStore, OrderedQueue
+from cookbook_tui.engine.futures import FutureOutcome, FutureStore, OrderedQueue
 
 
 async def test_a_held_wait_returns_as_soon_as_the_result_is_ready() -> None:

@@ -46,7 +46,7 @@ def test_a_family_trains_samples_saves_and_reloads_through_the_sdk(
     from safetensors.torch import load_file
     from tinker import types
 
-    from cookbook_tui.runners.engine.model_families import family_folder
+    from cookbook_tui.engine.model_families import family_folder
 
     folder = str(family_folder(family, family_root))
     client = service_client.create_lora_training_client(base_model=folder, rank=4, seed=0).result(

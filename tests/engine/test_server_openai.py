@@ -84,7 +84,7 @@ def test_errors_name_the_problem(oai, local_server) -> None:
 
 
 def test_the_key_rule_applies_as_a_bearer_token(tiny_model_path, tmp_path) -> None:
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     with start_local_server(data_dir=tmp_path / "data", api_key="tml-secret") as server:
         wait_healthy(server.base_url, "tml-secret")

@@ -42,8 +42,8 @@ def _checkpoint(rest, path: str):
 def test_checkpoint_ttl_is_kept_changed_and_removed(service_client, trained, local_server) -> None:
     import tinker
 
-    from cookbook_tui.runners.engine.checkpoints import CheckpointStore
-    from cookbook_tui.runners.engine.errors import EngineError
+    from cookbook_tui.engine.checkpoints import CheckpointStore
+    from cookbook_tui.engine.errors import EngineError
 
     rest = _rest(local_server)
     path = trained.save_state("ttl-ckpt", ttl_seconds=7200).result(timeout=SDK_TIMEOUT).path
@@ -88,7 +88,7 @@ def test_publish_unpublish_listing_and_weights_info(local_server, trained) -> No
 def test_tinker_checkpoint_download_fetches_the_adapter(service_client, trained, local_server, tmp_path) -> None:
     from safetensors.torch import load_file
 
-    from cookbook_tui.runners.engine.checkpoints import CheckpointStore
+    from cookbook_tui.engine.checkpoints import CheckpointStore
 
     path = trained.save_state("to-download").result(timeout=SDK_TIMEOUT).path
     env = {**os.environ, "TINKER_BASE_URL": local_server.base_url, "TINKER_API_KEY": local_server.api_key}
@@ -111,7 +111,7 @@ def test_tinker_checkpoint_download_fetches_the_adapter(service_client, trained,
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from cookbook_tui.runners.tiny_model import ensure_tiny_model
+    from cookbook_tui.common.tiny_model import ensure_tiny_model
 
     peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(ensure_tiny_model())), str(target))
     loaded = {k.replace(".default", ""): v for k, v in peft_model.state_dict().items() if "lora_" in k}

@@ -133,7 +133,7 @@ def test_asample_answers_one_sequence_id_per_sample(local_server) -> None:
 
 
 def test_oversized_bodies_get_413(tiny_model_path, tmp_path) -> None:
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     with start_local_server(data_dir=tmp_path, max_body_bytes=4096) as server:
         wait_healthy(server.base_url)
@@ -143,7 +143,7 @@ def test_oversized_bodies_get_413(tiny_model_path, tmp_path) -> None:
 
 
 def test_api_key_is_required_on_every_request_when_set(tiny_model_path, tmp_path) -> None:
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     with start_local_server(data_dir=tmp_path, api_key="tml-secret") as server:
         assert server.api_key == "tml-secret"
@@ -158,7 +158,7 @@ def test_api_key_is_required_on_every_request_when_set(tiny_model_path, tmp_path
     [("0.0.0.0", None, "API key is required"), ("127.0.0.1", "secret", "tml-")],
 )
 def test_unsafe_binds_and_bad_keys_are_refused(tmp_path, host, api_key, needle) -> None:
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     with pytest.raises(ValueError, match=needle):
         start_local_server(data_dir=tmp_path, host=host, api_key=api_key)
@@ -220,7 +220,7 @@ def test_a_finished_session_stops_heartbeats_and_refuses_new_models(local_server
 
 
 def test_a_port_in_use_raises_oserror(local_server, tmp_path) -> None:
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     with pytest.raises(OSError):
         start_local_server(data_dir=tmp_path, port=local_server.port)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.xdist_group("server-response-types")
 
 @pytest.fixture(scope="module")
 def server(tiny_model_path, tmp_path_factory: pytest.TempPathFactory):
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     # A short hold, so a request still waiting answers try_again at once.
     local = start_local_server(data_dir=tmp_path_factory.mktemp("response-types"), hold_seconds=0.2)

@@ -212,7 +212,7 @@ def test_a_checkpoint_outlives_its_server(tiny_model_path, tiny_tokenizer, tmp_p
     import tinker
     from tinker import types
 
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     data = _addition(tiny_tokenizer)[:4]
     with start_local_server(data_dir=tmp_path) as first:
@@ -242,7 +242,7 @@ def test_try_again_answers_are_polled_until_the_result_is_ready(tiny_model_path,
     import tinker
     from tinker import types
 
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     with start_local_server(data_dir=tmp_path, hold_seconds=0.0) as server:
         wait_healthy(server.base_url)

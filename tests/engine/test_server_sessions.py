@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from server_helpers import SDK_TIMEOUT, TINY, one_datum, post_raw, wait_healthy
 
-from cookbook_tui.runners.engine.sample_jobs import SampleCancelled, SampleJob
-from cookbook_tui.runners.engine.scheduler import Scheduler
+from cookbook_tui.engine.sample_jobs import SampleCancelled, SampleJob
+from cookbook_tui.engine.scheduler import Scheduler
 
 FLOOD_CLIENT = Path(__file__).with_name("sampling_flood_client.py")
 
@@ -99,7 +99,7 @@ async def test_a_dropped_session_answers_its_queued_work_cancelled() -> None:
 
 @pytest.fixture
 def fast_expiry_server(tiny_model_path, tmp_path):
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     # A long hang-up grace: urllib closes its connection after each request, which would read as
     # a client that hung up; this test is about heartbeats.
@@ -149,7 +149,7 @@ def test_a_killed_clients_queued_samples_do_not_hold_up_the_next_client(tiny_mod
     import tinker
     from tinker import types
 
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     server = start_local_server(data_dir=tmp_path / "data")
     try:

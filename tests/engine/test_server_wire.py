@@ -11,7 +11,7 @@ from tinker import types
 from tinker.proto.request_conv import forward_backward_request_to_proto
 from tinker.proto.response_conv import deserialize_forward_backward_output, deserialize_sample_response
 
-from cookbook_tui.runners.engine.wire import (
+from cookbook_tui.engine.wire import (
     WireError,
     decode_forward_backward_request,
     encode_forward_backward_output,

@@ -222,7 +222,7 @@ def test_renderer_defaults_from_model_info_or_lists_the_choices() -> None:
 def test_learning_rate_auto_uses_the_cookbook(monkeypatch: pytest.MonkeyPatch) -> None:
     from tinker_cookbook import hyperparam_utils
 
-    from cookbook_tui.runners.tiny_model import TINY_MODEL_LR
+    from cookbook_tui.runners.tiny_model_cookbook import TINY_MODEL_LR
     from cookbook_tui.runners.workflows.common import learning_rate
 
     assert learning_rate(recipe_from_text(SL, "r.toml")) == TINY_MODEL_LR
@@ -235,7 +235,8 @@ def test_learning_rate_auto_uses_the_cookbook(monkeypatch: pytest.MonkeyPatch) -
 def test_model_info_knows_the_tiny_model_in_runner_processes(tiny_model_path: Path) -> None:
     from tinker_cookbook import hyperparam_utils, model_info
 
-    from cookbook_tui.runners.tiny_model import MODEL_SHAPE, TINY_MODEL_NAME, register_with_cookbook
+    from cookbook_tui.common.tiny_model import MODEL_SHAPE, TINY_MODEL_NAME
+    from cookbook_tui.runners.tiny_model_cookbook import register_with_cookbook
 
     register_with_cookbook()
     register_with_cookbook()  # idempotent

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cookbook_tui.app.cli import main as cli_main
+from cookbook_tui.cli.main import main as cli_main
 from cookbook_tui.recipes import validate_recipe_text
 from cookbook_tui.recipes.paths import BUNDLED_DIR
 from cookbook_tui.recipes.reference import json_schema, markdown_reference, readme_reference

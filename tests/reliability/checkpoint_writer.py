@@ -21,9 +21,9 @@ def main(data_dir: str, mode: str) -> None:
     import torch
     from tinker import types
 
-    from cookbook_tui.runners.engine import checkpoints
-    from cookbook_tui.runners.engine.engine import Engine
-    from cookbook_tui.runners.tiny_model import TINY_MODEL_NAME
+    from cookbook_tui.common.tiny_model import TINY_MODEL_NAME
+    from cookbook_tui.engine import checkpoints
+    from cookbook_tui.engine.engine import Engine
 
     torch.set_num_threads(1)
     engine = Engine(Path(data_dir), device="cpu", seed=0)

@@ -39,8 +39,8 @@ def _kill_while_saving(data_dir: Path, rng: random.Random) -> int:
 def _assert_every_listed_checkpoint_loads(data_dir: Path) -> list[str]:
     from tinker import types
 
-    from cookbook_tui.runners.engine.engine import Engine
-    from cookbook_tui.runners.tiny_model import TINY_MODEL_NAME
+    from cookbook_tui.common.tiny_model import TINY_MODEL_NAME
+    from cookbook_tui.engine.engine import Engine
 
     engine = Engine(data_dir, device="cpu", seed=0)
     listed = engine.list_checkpoints(MODEL_ID)
@@ -98,9 +98,9 @@ def test_a_kill_between_the_renames_of_an_overwrite_keeps_the_old_checkpoint(tin
 def test_an_overwrite_that_fails_in_process_keeps_the_old_checkpoint(tiny_model_path, tmp_path, monkeypatch) -> None:
     from tinker import types
 
-    from cookbook_tui.runners.engine import checkpoints
-    from cookbook_tui.runners.engine.engine import Engine
-    from cookbook_tui.runners.tiny_model import TINY_MODEL_NAME
+    from cookbook_tui.common.tiny_model import TINY_MODEL_NAME
+    from cookbook_tui.engine import checkpoints
+    from cookbook_tui.engine.engine import Engine
 
     engine = Engine(tmp_path, device="cpu", seed=0)
     engine.create_model("m:train:0", TINY_MODEL_NAME, types.LoraConfig(rank=2))

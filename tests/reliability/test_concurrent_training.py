@@ -66,7 +66,7 @@ def _train(base_url: str, api_key: str, data, start: threading.Barrier | None = 
 
 
 def _train_alone(tmp_path, data):
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     with start_local_server(data_dir=tmp_path) as server:
         wait_healthy(server.base_url)
@@ -74,7 +74,7 @@ def _train_alone(tmp_path, data):
 
 
 def test_two_clients_at_once_learn_exactly_what_each_learns_alone(tiny_model_path, tmp_path, tasks) -> None:
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     results: dict[str, object] = {}
     errors: list[BaseException] = []

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cookbook_tui.common.files import write_atomic
 from cookbook_tui.runners import rundir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runners"))
@@ -33,7 +34,7 @@ def _start(args: list[str], output: Path) -> subprocess.Popen:
     pipe never stalls it."""
     with output.open("ab") as handle:
         return subprocess.Popen(
-            [sys.executable, "-m", "cookbook_tui.app.cli", *args, "--quiet"],
+            [sys.executable, "-m", "cookbook_tui.cli", *args, "--quiet"],
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -69,7 +70,7 @@ def _every_listed_checkpoint_loads(data_dir: Path, rows: list[dict]) -> None:
     sampler_path into a sampler that samples, in an engine that never saw the run."""
     from tinker import types
 
-    from cookbook_tui.runners.engine.engine import Engine
+    from cookbook_tui.engine.engine import Engine
 
     engine = Engine(data_dir, device="cpu", seed=0)
     for i, row in enumerate(rows):
@@ -198,7 +199,7 @@ def test_a_torn_last_checkpoint_row_is_skipped_and_repaired_before_the_cookbook_
     ]
     path = tmp_path / rundir.CHECKPOINTS_FILE
     path.write_text("".join(json.dumps(r) + "\n" for r in whole) + "\n" + TORN_ROW)
-    rundir.write_atomic(tmp_path / rundir.METRICS_FILE, "".join(json.dumps({"step": s}) + "\n" for s in range(8)))
+    write_atomic(tmp_path / rundir.METRICS_FILE, "".join(json.dumps({"step": s}) + "\n" for s in range(8)))
 
     assert rundir.read_checkpoints(tmp_path) == whole
     assert rundir.last_checkpoint(tmp_path)["name"] == "000006"

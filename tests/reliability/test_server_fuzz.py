@@ -102,7 +102,7 @@ def _assert_refusal_is_json(case: str, answer) -> None:
 
 
 def test_random_mutations_of_valid_requests_never_get_a_5xx(tiny_model_path, tmp_path) -> None:
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     rng = random.Random(SEED)
     with start_local_server(data_dir=tmp_path, hold_seconds=2.0, max_body_bytes=1 << 20) as server:

@@ -32,7 +32,7 @@ JSON = "application/json"
 
 @pytest.fixture(scope="module")
 def server(tiny_model_path, tmp_path_factory):
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     # A short hold: a future not ready within one hold answers try_again, which a test can see.
     data_dir = tmp_path_factory.mktemp("robust")

@@ -28,13 +28,13 @@ def reduced_recipe(name: str, dest: Path, **sections: dict[str, Any]) -> Path:
 
 def cli(*args: str, timeout: float = 300, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cookbook_tui.app.cli", *args], capture_output=True, text=True, timeout=timeout, **kwargs
+        [sys.executable, "-m", "cookbook_tui.cli", *args], capture_output=True, text=True, timeout=timeout, **kwargs
     )
 
 
 def start_cli(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "cookbook_tui.app.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "cookbook_tui.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 

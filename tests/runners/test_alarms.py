@@ -102,7 +102,7 @@ def test_runs_json_lists_runs_with_alerts(tmp_path):
     write_run(tmp_path / "runs" / "good" / "20261201-080000", rl_rows())
     write_run(tmp_path / "runs" / "bad" / "20261201-090000", rl_rows(optim__entropy=lambda s: 1.2 * (0.8**s)))
     out = subprocess.run(
-        [sys.executable, "-m", "cookbook_tui.app.cli", "runs", "--json", "--dir", str(tmp_path / "runs")],
+        [sys.executable, "-m", "cookbook_tui.cli", "runs", "--json", "--dir", str(tmp_path / "runs")],
         capture_output=True, text=True, timeout=60, check=True,
     )
     runs = {Path(r["run_dir"]).parent.name: r for r in json.loads(out.stdout)}
@@ -113,7 +113,7 @@ def test_runs_json_lists_runs_with_alerts(tmp_path):
     assert [a["kind"] for a in runs["bad"]["alerts"]] == ["entropy"]
     # a missing --dir is a clear error, exit 2
     bad = subprocess.run(
-        [sys.executable, "-m", "cookbook_tui.app.cli", "runs", "--dir", str(tmp_path / "nope")],
+        [sys.executable, "-m", "cookbook_tui.cli", "runs", "--dir", str(tmp_path / "nope")],
         capture_output=True, text=True, timeout=60,
     )
     assert bad.returncode == 2 and "no such folder" in bad.stderr and "Traceback" not in bad.stderr

@@ -53,7 +53,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     env.pop("TINKER_API_KEY", None)
     return subprocess.run(
-        [sys.executable, "-m", "cookbook_tui.app.cli", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env
+        [sys.executable, "-m", "cookbook_tui.cli", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env
     )
 
 

@@ -159,7 +159,7 @@ def test_a_users_own_module_runs_through_workflow_cookbook(tmp_path: Path) -> No
 def test_tinker_backend_against_cookbook_tui_serve(tmp_path: Path) -> None:
     """backend = "tinker" with TINKER_BASE_URL + key: the runner starts no engine of its own."""
     serve = subprocess.Popen(
-        [sys.executable, "-m", "cookbook_tui.app.cli", "serve", "--port", "0", "--data-dir", str(tmp_path / "served")],
+        [sys.executable, "-m", "cookbook_tui.cli", "serve", "--port", "0", "--data-dir", str(tmp_path / "served")],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

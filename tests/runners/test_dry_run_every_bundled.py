@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("tiny_model_path")
 
 DRIVER = r"""
 import contextlib, io, json, sys, traceback
-from cookbook_tui.app.cli import main
+from cookbook_tui.cli.main import main
 for path in sys.argv[1:]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -16,7 +16,7 @@ SDK_TIMEOUT = 120
 
 def remote(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cookbook_tui.app.cli", "remote", *args],
+        [sys.executable, "-m", "cookbook_tui.cli", "remote", *args],
         capture_output=True, text=True, timeout=120, env={**os.environ, **env},
     )
 
@@ -65,7 +65,7 @@ def test_errors_name_what_failed(served, trained, tmp_path):
     bad = remote(served, "checkpoints", "no-such-run")
     assert bad.returncode == 1 and "no-such-run" in bad.stderr and "Traceback" not in bad.stderr
     nokey = subprocess.run(
-        [sys.executable, "-m", "cookbook_tui.app.cli", "remote", "runs"],
+        [sys.executable, "-m", "cookbook_tui.cli", "remote", "runs"],
         capture_output=True, text=True, timeout=60,
         env={k: v for k, v in os.environ.items() if k != "TINKER_API_KEY"},
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cookbook_tui.common.files import write_atomic
 from cookbook_tui.runners import rundir
 
 
@@ -141,7 +142,7 @@ def test_tail_reads_whole_lines_once_and_restarts_on_rewrite(tmp_path: Path) -> 
         handle.write('}\n{"step": 2}\n')
     assert tail.poll() == [{"step": 1}, {"step": 2}]
     assert tail.poll() == []
-    rundir.write_atomic(path, '{"step": 0}\n')
+    write_atomic(path, '{"step": 0}\n')
     assert tail.poll() == [{"step": 0}] and tail.reset
 
 
@@ -199,7 +200,7 @@ def test_atomic_writes_follow_the_umask_and_keep_a_files_mode(tmp_path: Path) ->
         for name in ("status.json", "recipe.toml", "metrics.jsonl"):
             assert oct((tmp_path / name).stat().st_mode & 0o777) == oct(0o644), name
         os.umask(0o027)
-        rundir.write_atomic(tmp_path / "group.txt", "x")
+        write_atomic(tmp_path / "group.txt", "x")
         assert (tmp_path / "group.txt").stat().st_mode & 0o777 == 0o640
         (tmp_path / "recipe.toml").chmod(0o600)  # the user's own choice survives a re-save
         rundir.write_recipe_copy(tmp_path, "name = 'r2'\n")
@@ -211,7 +212,7 @@ def test_atomic_writes_follow_the_umask_and_keep_a_files_mode(tmp_path: Path) ->
 
 
 def test_engine_checkpoint_folders_and_files_follow_the_umask(tmp_path: Path) -> None:
-    from cookbook_tui.runners.engine.checkpoints import CheckpointStore, tinker_path
+    from cookbook_tui.engine.checkpoints import CheckpointStore, tinker_path
 
     old = os.umask(0o022)
     try:

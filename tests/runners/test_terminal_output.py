@@ -46,7 +46,7 @@ def run_in_terminal(args: list[str], cwd: Path, timeout: float = 240) -> tuple[i
     if pid == 0:  # the child: the CLI, in the terminal
         os.chdir(cwd)
         os.environ["COLUMNS"], os.environ["LINES"] = "120", "40"
-        os.execv(sys.executable, [sys.executable, "-m", "cookbook_tui.app.cli", *args])
+        os.execv(sys.executable, [sys.executable, "-m", "cookbook_tui.cli", *args])
     shown = b""
     deadline = time.monotonic() + timeout
     try:

@@ -132,7 +132,7 @@ class FixtureRemote:
 
 
 def fake_python(tmp_path: Path, body: str) -> str:
-    """A stand-in for `python -m cookbook_tui.app.cli --run …`: a shell script with `body`."""
+    """A stand-in for `python -m cookbook_tui.cli --run …`: a shell script with `body`."""
     script = tmp_path / "fake-python"
     script.write_text("#!/bin/sh\n" + body + "\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)

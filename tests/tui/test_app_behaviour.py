@@ -163,7 +163,7 @@ async def test_a_run_started_earlier_shows_live_after_a_restart_and_failed_once_
         '"step": 3, "total_steps": 10, "backend": "local"}'
     )
     (run_dir / "metrics.jsonl").write_text('{"step": 0, "train_mean_nll": 3.0}\n')
-    from cookbook_tui.runners.rundir import pid_alive
+    from cookbook_tui.common.procs import pid_alive
 
     app = make_app(runs_dir=tmp_path / "runs", pid_alive=pid_alive, open_run_dir=str(run_dir))
     try:
@@ -326,7 +326,7 @@ async def test_resume_from_the_runs_screen_starts_the_runner_on_that_run_dir(tmp
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
         assert app.screen.run_dir == failed
         await wait_until(pilot, lambda: args_file.exists() and args_file.read_text().strip(), "the runner to start")
-    assert args_file.read_text().split() == ["-m", "cookbook_tui.app.cli", "--resume", str(failed), "--quiet"]
+    assert args_file.read_text().split() == ["-m", "cookbook_tui.cli", "--resume", str(failed), "--quiet"]
 
 
 async def test_a_long_history_is_read_in_the_background_then_followed(tmp_path: Path, monkeypatch) -> None:
@@ -357,7 +357,7 @@ async def test_stopping_a_run_from_the_runs_screen_asks_then_sends_sigterm(tmp_p
     (run_dir / "status.json").write_text(
         f'{{"state": "running", "pid": {sleeper.pid}, "started_at": "2026-11-28T10:00:00Z", "workflow": "rl"}}'
     )
-    from cookbook_tui.runners.rundir import pid_alive
+    from cookbook_tui.common.procs import pid_alive
 
     app = make_app(runs_dir=tmp_path / "runs", pid_alive=pid_alive)
     try:
@@ -375,7 +375,7 @@ async def test_stopping_a_run_from_the_runs_screen_asks_then_sends_sigterm(tmp_p
 
 
 def test_opening_a_missing_run_dir_is_a_clear_error(tmp_path: Path, capsys) -> None:
-    from cookbook_tui.app.tui import run_tui
+    from cookbook_tui.cli.tui import run_tui
 
     assert run_tui(str(tmp_path / "nope")) == 2
     assert "no such run directory" in capsys.readouterr().err

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cookbook_tui.app.tui import compare_problem
 from cookbook_tui.app.widgets.chart_grid import ChartGrid
+from cookbook_tui.cli.tui import compare_problem
 from cookbook_tui.screens.compare import CompareScreen
 from cookbook_tui.screens.run import RunScreen
 

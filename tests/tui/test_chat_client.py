@@ -1,4 +1,4 @@
-"""The chat box's client (app/checkpoint_sampling.py): where a run dir's checkpoints are chatted
+"""The chat box's client (monitor/checkpoint_sampling.py): where a run dir's checkpoints are chatted
 with, a real `cookbook-tui serve` child engine answering over OpenAI-compatible HTTP with the
 conversation's history, errors that say which data dir was searched, and no engine (nor torch or
 tinker) in the TUI's own process."""
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cookbook_tui.app.checkpoint_sampling import ChatUnavailable, chat_source
+from cookbook_tui.monitor.checkpoint_sampling import ChatUnavailable, chat_source
 
 TINY = "cookbook-tui/tiny-chat"
 
@@ -39,7 +39,7 @@ def test_a_run_dir_without_recipe_or_config_says_so(tmp_path: Path) -> None:
 
 
 def test_a_run_on_the_tinker_service_chats_through_tinkers_own_endpoint(monkeypatch) -> None:
-    from cookbook_tui.app.checkpoint_sampling import ChatSource, endpoint_for
+    from cookbook_tui.monitor.checkpoint_sampling import ChatSource, endpoint_for
 
     source = ChatSource("tinker", "Qwen/Qwen3-8B", "qwen3", None)
     monkeypatch.delenv("TINKER_API_KEY", raising=False)
@@ -57,7 +57,7 @@ def test_a_run_on_the_tinker_service_chats_through_tinkers_own_endpoint(monkeypa
 def test_the_service_url_copy_matches_the_sdk() -> None:
     from tinker.lib.base_url import DEFAULT_BASE_URL
 
-    from cookbook_tui.app.checkpoint_sampling import TINKER_SERVICE_URL
+    from cookbook_tui.monitor.checkpoint_sampling import TINKER_SERVICE_URL
 
     assert TINKER_SERVICE_URL == DEFAULT_BASE_URL
 
@@ -66,7 +66,7 @@ CLIENT = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from cookbook_tui.app import checkpoint_sampling as chat
+    from cookbook_tui.monitor import checkpoint_sampling as chat
 
     run_dir, path = Path(sys.argv[1]), sys.argv[2]
     history = [{"role": "user", "content": "2+3="}]
@@ -92,7 +92,7 @@ def test_the_chat_client_talks_to_a_child_engine_with_the_history(tiny_model_pat
     import tinker
     from tinker import types
 
-    from cookbook_tui.runners.engine import start_local_server
+    from cookbook_tui.engine import start_local_server
 
     data_dir = tmp_path / "engine-data"
     # Train and save a sampler checkpoint as a run would, in this (test) process's own engine.

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from cookbook_tui.app.rundir_view import RunWatch, newest_run_dirs
+from cookbook_tui.monitor.rundir_view import RunWatch, newest_run_dirs
 from cookbook_tui.runners.rundir import read_status
 
 from .factory import FIXTURES
@@ -67,7 +67,7 @@ def test_one_eta_rule_for_the_runs_table_and_the_run_screen() -> None:
     runs, once a step is done and the total is known."""
     from datetime import UTC, datetime, timedelta
 
-    from cookbook_tui.app.rundir_view import attempt_seconds, remaining_seconds
+    from cookbook_tui.monitor.rundir_view import attempt_seconds, remaining_seconds
     from cookbook_tui.runners.rundir import RunStatus
 
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cookbook_tui.app.chart_model import SeriesStats, compact, log_ticks, tick_labels, ticks, value_at
+from cookbook_tui.monitor.chart_model import SeriesStats, compact, log_ticks, tick_labels, ticks, value_at
 
 # dot (row 0-3, column 0-1) of a braille cell -> its bit (U+2800 + bits)
 _BRAILLE = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint16)

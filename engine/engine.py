@@ -29,8 +29,9 @@ import numpy as np
 import torch
 from tinker import types
 
-from ..rundir import pid_alive
-from ..tiny_model import MODEL_SHAPE, TINY_MODEL_NAME
+from cookbook_tui.common.procs import pid_alive
+from cookbook_tui.common.tiny_model import MODEL_SHAPE, TINY_MODEL_NAME
+
 from . import losses, sampling
 from .adapters import Adapter, AdapterCache, SamplerSlots, read_adapter_file
 from .checkpoints import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cookbook_tui.app.run_compare import better_is_lower, config_diff, short_labels, summarise
+from cookbook_tui.monitor.run_compare import better_is_lower, config_diff, short_labels, summarise
 
 
 def test_only_differing_keys_are_kept_and_the_run_dir_paths_are_noise() -> None:

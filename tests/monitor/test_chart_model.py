@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from cookbook_tui.app.chart_canvas import ChartLayout, PlotSeries, render_chart
-from cookbook_tui.app.chart_grid_model import ChartRun, GridModel
-from cookbook_tui.app.chart_model import (
+from cookbook_tui.monitor.chart_canvas import ChartLayout, PlotSeries, render_chart
+from cookbook_tui.monitor.chart_grid_model import ChartRun, GridModel
+from cookbook_tui.monitor.chart_model import (
     ChartOrder,
     compact,
     compile_filter,

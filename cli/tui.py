@@ -3,15 +3,30 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
 
 
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    edit = sub.add_parser("edit", help="open a recipe file in the app's editor")
+    edit.add_argument("recipe", help="path to a recipe TOML file")
+    edit.set_defaults(handler=lambda args: run_tui(edit_recipe=args.recipe))
+
+    open_cmd = sub.add_parser("open", help="open a run directory in the app")
+    open_cmd.add_argument("run_dir", help="a run directory written by cookbook-tui or tinker-cookbook")
+    open_cmd.set_defaults(handler=lambda args: run_tui(open_run_dir=args.run_dir))
+
+    compare = sub.add_parser("compare", help="compare 2-8 run directories in the app")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (ours or tinker-cookbook's)")
+    compare.set_defaults(handler=lambda args: run_tui(compare_run_dirs=args.run_dirs))
+
+
 def compare_problem(run_dirs: list[str]) -> str | None:
     """Why these run dirs cannot be compared, in words that name the bad one; None if they can."""
-    from cookbook_tui.app.run_compare import MAX_RUNS
+    from cookbook_tui.monitor.run_compare import MAX_RUNS
     from cookbook_tui.runners.rundir import RUN_DIR_MARKERS, is_run_dir
 
     if not 2 <= len(run_dirs) <= MAX_RUNS:

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from tinker.types import ParsedCheckpointTinkerPath
 
-from cookbook_tui.runners.rundir import pid_alive, staging_dir, write_atomic
+from cookbook_tui.common.files import staging_dir, write_atomic
+from cookbook_tui.common.procs import pid_alive
 
 from .errors import EngineError
 

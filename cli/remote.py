@@ -12,7 +12,7 @@ from pathlib import Path
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def add_remote_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     remote = sub.add_parser("remote", help="runs and checkpoints on the Tinker service (or TINKER_BASE_URL)")
     verbs = remote.add_subparsers(dest="remote_command", metavar="ACTION", required=True)
     runs = verbs.add_parser("runs", help="the account's training runs, joined with local run dirs")
@@ -31,6 +31,7 @@ def add_remote_parser(sub: argparse._SubParsersAction) -> None:
     ttl = verbs.add_parser("ttl", help="expire a checkpoint after SECONDS, or keep it forever ('forever')")
     ttl.add_argument("tinker_path")
     ttl.add_argument("seconds", help="seconds (>= 3600) or 'forever'")
+    remote.set_defaults(handler=remote_main)
 
 
 def remote_main(args: argparse.Namespace) -> int:

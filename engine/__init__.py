@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from cookbook_tui.recipes.paths import resolve_data_dir
+from cookbook_tui.common.dirs import resolve_data_dir
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -116,7 +116,7 @@ def start_local_server(
     a 4-sequence forward_backward of the tiny model took 1.2 s with 2 threads and 35 ms with 1.
     """
     check_bind(host, api_key)
-    from cookbook_tui.runners.tiny_model import set_offline_env
+    from cookbook_tui.common.tiny_model import set_offline_env
 
     set_offline_env()
     from .server import DEFAULT_MAX_BODY_BYTES

@@ -77,7 +77,7 @@ def model_config(config_class: str, **fields: Any) -> Any:
 
 def tiny_vocab() -> dict[str, Any]:
     """The tiny model's vocabulary size and special ids, which every family folder shares."""
-    from ..tiny_model import ensure_tiny_model
+    from cookbook_tui.common.tiny_model import ensure_tiny_model
 
     config = json.loads((ensure_tiny_model() / "config.json").read_text())
     return {"vocab": config["vocab_size"], "eos": config.get("eos_token_id"), "pad": config.get("pad_token_id")}
@@ -90,7 +90,7 @@ def write_model_folder(config: Any, folder: Path, seed: int = 0) -> Path:
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
-    from ..tiny_model import ensure_tiny_model, set_offline_env
+    from cookbook_tui.common.tiny_model import ensure_tiny_model, set_offline_env
 
     set_offline_env()
     hf_logging.disable_progress_bar()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.app.chart_model import compact
+from cookbook_tui.monitor.chart_model import compact
 from cookbook_tui.runners.headlines import headline_keys
 from cookbook_tui.runners.rundir import CONFIG_FILE, RECIPE_FILE, read_json, steps_done
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cookbook_tui.app.chart_canvas import PlotSeries
-from cookbook_tui.app.chart_model import (
+from cookbook_tui.monitor.chart_canvas import PlotSeries
+from cookbook_tui.monitor.chart_model import (
     ELAPSED_KEYS,
     SMOOTHING_MAX,
     TOKEN_KEYS,

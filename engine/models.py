@@ -21,7 +21,8 @@ from typing import Any
 import torch
 from tinker import types
 
-from ..tiny_model import TINY_MODEL_NAME, resolve_model_path, set_offline_env
+from cookbook_tui.common.tiny_model import TINY_MODEL_NAME, resolve_model_path, set_offline_env
+
 from .errors import EngineError
 
 # Tinker's LoRA scaling: alpha 32 whatever the rank (tinker_cookbook.hyperparam_utils assumes it).

@@ -7,10 +7,19 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cookbook_tui.runners.runs_index import RunSummary, list_runs
+if TYPE_CHECKING:
+    from cookbook_tui.runners.runs_index import RunSummary
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    runs = sub.add_parser("runs", help="list the local runs (state, steps, headline metric, alarms)")
+    runs.add_argument("--dir", action="append", metavar="DIR", help="a folder of runs (default ./runs; repeatable)")
+    runs.add_argument("--json", action="store_true", help="JSON for scripts")
+    runs.set_defaults(handler=runs_main)
 
 
 def _fmt(value: float | None) -> str:
@@ -29,6 +38,7 @@ def _line(run: RunSummary) -> str:
 
 def runs_main(args: argparse.Namespace) -> int:
     from cookbook_tui.runners.alarms import load_thresholds
+    from cookbook_tui.runners.runs_index import list_runs
 
     roots = [Path(d) for d in (args.dir or [])] or [Path("runs")]
     missing = [str(r) for r in roots if args.dir and not r.is_dir()]

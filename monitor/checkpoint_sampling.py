@@ -187,7 +187,7 @@ def _healthy(base_url: str) -> bool:
 
 
 def _local_data_dir() -> Path:
-    from cookbook_tui.recipes.paths import resolve_data_dir
+    from cookbook_tui.common.dirs import resolve_data_dir
 
     return resolve_data_dir(None)
 
@@ -207,7 +207,7 @@ class LocalEngineProcess:
     def start(self, timeout: float = ENGINE_START_TIMEOUT_S) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "cookbook_tui.app.cli", "serve", "--port", "0",
+            sys.executable, "-m", "cookbook_tui.cli", "serve", "--port", "0",
             "--data-dir", str(self.data_dir), "--parent-pid", str(os.getpid()),
         ]  # fmt: skip
         with open(self.log_file, "w") as log:

@@ -97,7 +97,7 @@ def _keys(fmt: RecipeFormat, text: str, table: str, workflow: str | None) -> lis
     else:
         section = fmt.sections.get(unindexed(table))  # an array's element ("evals[1]") takes its keys
         specs = fmt.top if table == "" else section.fields if section else {}
-        fields = {key: spec.doc for key, spec in specs.items()}
+        fields = {key: spec.doc for key, spec in specs.items() if spec.used_by(workflow)}
     present = key_positions(text)
     return [
         Candidate(key, f"{key} = ", doc) for key, doc in fields.items() if (f"{table}.{key}" if table else key) not in present

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cookbook_tui.recipes.spec import DataPath, FreeTable, KeySpec, format_of
+from cookbook_tui.recipes.spec import DataPath, FreeTable, KeySpec, OnlyFor, format_of
 
 # The curated workflows: our sections map onto the cookbook loop's Config (runners/workflows).
 CuratedWorkflow = Literal["sl", "rl", "dpo", "distill", "multiturn_rl"]
@@ -284,6 +284,12 @@ class RolloutsSection(Section):
     temperature: float = Field(default=1.0, gt=0, description="sampling temperature")
 
 
+# The supervised loops (sl, dpo) and the sampling ones (rl, distill, multiturn_rl) read different
+# [training] keys (runners/workflows: supervised_fields, rollout_fields).
+_SUPERVISED_ONLY = OnlyFor("sl", "dpo")
+_ROLLOUTS_ONLY = OnlyFor(*ROLLOUT_WORKFLOWS)
+
+
 class TrainingSection(Section):
     """optimisation and cadence"""
 
@@ -291,19 +297,20 @@ class TrainingSection(Section):
         default=1e-4,
         description="peak Adam learning rate, or \"auto\": tinker_cookbook.hyperparam_utils.get_lr for the model (LoRA)",
     )
-    lr_schedule: LrSchedule = Field(default="linear", description="learning-rate schedule (sl, dpo)")
-    num_epochs: int = Field(default=1, ge=1, description="passes over the data (sl, dpo)")
+    lr_schedule: Annotated[LrSchedule, _SUPERVISED_ONLY] = Field(default="linear", description="learning-rate schedule")
+    num_epochs: Annotated[int, _SUPERVISED_ONLY] = Field(default=1, ge=1, description="passes over the data")
     max_steps: int | None = Field(default=None, ge=1, description="stop after this many steps")
     save_every: int = Field(default=20, ge=0, description="checkpoint every N steps (0: final only)")
     eval_every: int = Field(default=10, ge=0, description="evaluate every N steps (0: never)")
-    loss: RlLoss = Field(default="importance_sampling", description="RL loss")
-    kl_penalty: float | None = Field(default=None, ge=0, description="KL penalty coefficient (rl: toward the base model; distill: toward the teacher)"
+    loss: Annotated[RlLoss, _ROLLOUTS_ONLY] = Field(default="importance_sampling", description="RL loss")
+    kl_penalty: Annotated[float | None, _ROLLOUTS_ONLY] = Field(
+        default=None, ge=0, description="KL penalty coefficient: toward the base model (rl) or the teacher (distill)"
     )
-    kl_discount: float = Field(default=0.0, ge=0, le=1, description="discount for future KL terms")
-    num_substeps: int = Field(default=1, ge=1, description="optimizer steps per RL batch")
-    adam_beta1: float = Field(default=0.9, ge=0, le=1, description="Adam beta1")
-    adam_beta2: float = Field(default=0.95, ge=0, le=1, description="Adam beta2")
-    adam_eps: float = Field(default=1e-8, gt=0, description="Adam epsilon")
+    kl_discount: Annotated[float, _ROLLOUTS_ONLY] = Field(default=0.0, ge=0, le=1, description="discount for future KL terms")
+    num_substeps: Annotated[int, _ROLLOUTS_ONLY] = Field(default=1, ge=1, description="optimizer steps per RL batch")
+    adam_beta1: Annotated[float, _SUPERVISED_ONLY] = Field(default=0.9, ge=0, le=1, description="Adam beta1")
+    adam_beta2: Annotated[float, _SUPERVISED_ONLY] = Field(default=0.95, ge=0, le=1, description="Adam beta2")
+    adam_eps: Annotated[float, _SUPERVISED_ONLY] = Field(default=1e-8, gt=0, description="Adam epsilon")
 
 
 class DpoSection(Section):

@@ -121,6 +121,9 @@ def _check_keys(chk: Checker, prefix: str, section: SectionSpec, table: dict[str
             chk.add(dotted, f"unknown key{did_you_mean(sub, list(section.fields))}")
             continue
         check_value(chk, dotted, spec, sub_value)
+        if not spec.used_by(workflow):
+            only = ", ".join(spec.workflows or ())
+            chk.add(dotted, f"not used by workflow \"{workflow}\" (only {only})", severity="warning")
 
 
 def _check_required(chk: Checker, prefix: str, section: SectionSpec, table: dict[str, Any]) -> None:

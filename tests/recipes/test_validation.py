@@ -168,6 +168,14 @@ def test_model_info_failing_otherwise_than_not_knowing_the_model_is_reported(mon
     assert issue.message == "cannot ask tinker_cookbook.model_info for 'Qwen/Qwen3-8B''s renderer: RuntimeError: the table did not load"
 
 
+def test_a_key_the_workflow_ignores_is_a_warning_not_an_error() -> None:
+    issues = check_text(GOOD.replace("max_steps = 5", 'max_steps = 5\nloss = "importance_sampling"'), "r.toml")
+    assert [str(i) for i in issues] == [
+        'r.toml:14:1: training.loss: warning: not used by workflow "sl" (only rl, distill, multiturn_rl)'
+    ]
+    assert recipe_from_text(GOOD.replace("max_steps = 5", "max_steps = 5\nkl_penalty = 0.1"), "r.toml").warnings
+
+
 def test_unused_warmup_is_a_warning() -> None:
     issues = check_text(GOOD + '\n[warmup]\npath = "bundled:arithmetic_chat.jsonl"\n', "r.toml")
     assert [i.severity for i in issues] == ["warning"]

@@ -29,7 +29,10 @@ _PARENT_RE = re.compile(r"(\.[^.\[]+|\[\d+\])$")
 
 
 def kind_of(value: Any) -> str:
-    return next((kind for cls, kind in _TOML_TYPES if isinstance(value, cls)), type(value).__name__)
+    for cls, kind in _TOML_TYPES:
+        if isinstance(value, cls):
+            return kind
+    return type(value).__name__
 
 
 def show(value: Any) -> str:

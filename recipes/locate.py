@@ -57,6 +57,8 @@ def unindexed(dotted: str) -> str:
 def _indexed(parts: list[str], arrays: dict[str, int], opens_element: bool) -> list[str]:
     """A header's key with each array of tables in it named by element: `[[evals]]` is
     "evals[0]", then "evals[1]"; `[evals.sub]` under the second is "evals[1].sub"."""
+    if not arrays and not opens_element:
+        return parts
     out: list[str] = []
     for at, part in enumerate(parts):
         name = ".".join(parts[: at + 1])
@@ -94,8 +96,10 @@ def key_positions(text: str) -> dict[str, tuple[int, int]]:
     for lineno, line, prefix, header, assign in _walk(text):
         if header:
             place = (lineno, line.index(header.group(2)) + 1)
-            positions.setdefault(".".join(prefix), place)
-            positions.setdefault(unindexed(".".join(prefix)), place)  # "evals": its first element
+            table = ".".join(prefix)
+            positions.setdefault(table, place)
+            if "[" in table:
+                positions.setdefault(unindexed(table), place)  # "evals": its first element
         elif assign:
             parts = prefix + _split_key(assign.group(2))
             positions.setdefault(".".join(parts), (lineno, len(assign.group(1)) + 1))

@@ -110,14 +110,16 @@ def _check_dataset(chk: Checker, workflow: str, ds: dict[str, Any], base_dir: Pa
     elif source == "hub":
         known = HUB_DATASETS[workflow]
         if workflow != "sl" and ds["hub"] not in known:
-            chk.add(
-                "dataset.hub",
-                f"workflow {workflow} knows the hub datasets {', '.join(known)}, got {show(ds['hub'])}"
-                f"{did_you_mean(ds['hub'], list(known))}; or give dataset.path or dataset.builder",
-                at_value=True,
-            )
+            lead = f"workflow {workflow} knows the hub datasets"
+            _not_known(chk, "dataset.hub", ds["hub"], list(known), lead, "", "dataset.path or dataset.builder")
     elif source == "builder":
         check_entry_point_shape(chk, "dataset.builder", ds["builder"])
+
+
+def _not_known(chk: Checker, field: str, value: str, known: list[str], lead: str, after: str, otherwise: str) -> None:
+    """A name outside the ones a workflow knows, with the way out that needs no name."""
+    message = f"{lead} {', '.join(known)}{after}, got {show(value)}{did_you_mean(value, known)}; or give {otherwise}"
+    chk.add(field, message, at_value=True)
 
 
 def _check_env(chk: Checker, workflow: str, env: dict[str, Any]) -> None:
@@ -125,12 +127,8 @@ def _check_env(chk: Checker, workflow: str, env: dict[str, Any]) -> None:
     if source == "name":
         bundled = BUNDLED_ENVS[workflow]
         if env["name"] not in bundled:
-            chk.add(
-                "env.name",
-                f"must be one of {', '.join(bundled)} for workflow {workflow}, got {show(env['name'])}"
-                f"{did_you_mean(env['name'], list(bundled))}; or give env.builder = \"module:Name\"",
-                at_value=True,
-            )
+            lead, after = "must be one of", f" for workflow {workflow}"
+            _not_known(chk, "env.name", env["name"], list(bundled), lead, after, "env.builder = \"module:Name\"")
     elif source == "builder":
         check_entry_point_shape(chk, "env.builder", env["builder"])
 

@@ -16,7 +16,7 @@ from cookbook_tui.recipes.spec import RecipeFormat, SectionSpec
 class RecipeView:
     """The recipe as the checks after the structure read it: each top-level key and each section
     its workflow takes, with the declared defaults filled in (an array of tables: a list of
-    them), and which tables the text itself holds. Nothing is looked up: resolution (resolve.py)
+    them), and which of those sections the text itself holds. Nothing is looked up: resolution (resolve.py)
     is apart."""
 
     values: dict[str, Any]
@@ -40,6 +40,7 @@ def recipe_view(data: dict[str, Any], fmt: RecipeFormat = FORMAT) -> RecipeView:
     workflow = values.get("workflow")
     for name in fmt.free_tables:
         values[name] = data.get(name) if isinstance(data.get(name), dict) else {}
+    given_tables = set()
     for name, section in fmt.sections.items():
         if not _applies(workflow, section.workflows):
             continue
@@ -49,8 +50,9 @@ def recipe_view(data: dict[str, Any], fmt: RecipeFormat = FORMAT) -> RecipeView:
             values[name] = [_with_defaults(section, t) for t in tables]
         else:
             values[name] = _with_defaults(section, given if isinstance(given, dict) else {})
-    given_tables = frozenset(k for k, v in data.items() if isinstance(v, (dict, list)) and k not in fmt.top)
-    return RecipeView(values, given_tables)
+        if isinstance(given, list if section.many else dict):
+            given_tables.add(name)
+    return RecipeView(values, frozenset(given_tables))
 
 
 def _with_defaults(section: SectionSpec, table: dict[str, Any]) -> dict[str, Any]:
@@ -79,9 +81,9 @@ def check_structure(chk: Checker, data: dict[str, Any], fmt: RecipeFormat = FORM
         chk.add("entry", "workflow \"cookbook\" needs entry = \"<module>\" (e.g. tinker_cookbook.recipes.math_rl.train)")
     elif "entry" in data and isinstance(workflow, str) and workflow != COOKBOOK_WORKFLOW:
         chk.add("entry", f"entry applies to workflow \"cookbook\" only, not {workflow!r}")
-    for name, section in fmt.sections.items():
-        if _applies(workflow, section.workflows) and not section.many and name == "model" and name not in data:
-            _check_required(chk, name, section, {})
+    model = fmt.sections.get("model")  # every workflow that takes [model] needs its keys
+    if model is not None and _applies(workflow, model.workflows) and not isinstance(data.get("model"), dict):
+        _check_required(chk, "model", model, {})
 
 
 def _check_free_table(chk: Checker, fmt: RecipeFormat, key: str, value: Any, workflow: Any) -> None:

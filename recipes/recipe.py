@@ -98,8 +98,8 @@ class Recipe:
 
     @property
     def renderer(self) -> str:
-        """[model].renderer as validated: when the recipe leaves it out, the validator fills in
-        tinker_cookbook.model_info's choice (or reports an error)."""
+        """[model].renderer as resolved: when the recipe leaves it out, resolve() fills in
+        tinker_cookbook.model_info's choice (the validator reports a model it has none for)."""
         renderer = self.model.renderer
         assert renderer is not None, "resolve() fills in model.renderer"
         return renderer

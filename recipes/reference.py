@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.recipes.schema import COOKBOOK_WORKFLOW, CURATED_WORKFLOWS, FORMAT
+from cookbook_tui.recipes.schema import COOKBOOK_WORKFLOW, FORMAT
 from cookbook_tui.recipes.spec import KeySpec, RecipeFormat
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -44,9 +44,9 @@ def _for_toml(node: Any, in_properties: bool = False) -> Any:
     return out
 
 
-def _applies(workflows: tuple[str, ...]) -> str:
+def _applies(workflows: tuple[str, ...], fmt: RecipeFormat) -> str:
     """" (workflow dpo)" for a section some workflows take; nothing for one every curated one takes."""
-    return "" if workflows == CURATED_WORKFLOWS else f" (workflow {', '.join(workflows)})"
+    return "" if workflows == fmt.workflows else f" (workflow {', '.join(workflows)})"
 
 
 def json_schema(fmt: RecipeFormat = FORMAT) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def json_schema(fmt: RecipeFormat = FORMAT) -> dict[str, Any]:
     for name, spec in fmt.sections.items():
         prop = schema["properties"][name]
         prop.pop("default", None)  # a section's defaults are its keys' defaults
-        prop["description"] = spec.doc + _applies(spec.workflows)
+        prop["description"] = spec.doc + _applies(spec.workflows, fmt)
         definition = schema["$defs"][spec.model.__name__]["properties"]
         for key, key_spec in spec.fields.items():
             if key_spec.doc:
@@ -117,9 +117,9 @@ def markdown_reference(fmt: RecipeFormat = FORMAT) -> str:
     lines = [README_BEGIN, "", "Top level:", "", *_rows(fmt.top)]
     for name, section in fmt.sections.items():
         header = f"`[[{name}]]` (any number)" if section.many else f"`[{name}]`"
-        lines += ["", f"{header}{_applies(section.workflows)}: {_cell(section.doc)}.", "", *_rows(section.fields)]
+        lines += ["", f"{header}{_applies(section.workflows, fmt)}: {_cell(section.doc)}.", "", *_rows(section.fields)]
     for name, (doc, workflows) in fmt.free_tables.items():
-        lines += ["", f"`[{name}]`{_applies(workflows)}: {doc}; checked against the installed class."]
+        lines += ["", f"`[{name}]`{_applies(workflows, fmt)}: {doc}; checked against the installed class."]
     return "\n".join([*lines, "", README_END])
 
 

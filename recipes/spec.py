@@ -19,7 +19,7 @@ read the key (others ignore it: completion leaves it out, the validator warns).
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
@@ -95,7 +95,8 @@ class RecipeFormat:
     sections: dict[str, SectionSpec]
     # table name -> (doc, workflows it applies to)
     free_tables: dict[str, tuple[str, tuple[str, ...]]]
-    workflows: tuple[str, ...] = field(default=())
+    # The workflows a section takes unless its model names others (`WORKFLOWS`).
+    workflows: tuple[str, ...] = ()
 
     def key_spec(self, dotted: str) -> KeySpec | None:
         """The spec of a key by its dotted name ("training.learning_rate", "evals[0].every"), or

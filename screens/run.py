@@ -76,7 +76,7 @@ class RunScreen(CookbookScreen):
         with TabbedContent(initial="curves", id="run-tabs"):
             with TabPane("Curves", id="curves"):
                 with Horizontal(id="curves-row"):
-                    yield ChartGrid(id="chart-grid")
+                    yield ChartGrid(id="chart-grid", follow=True)  # a new run screen follows the newest step
                     # the samples at the cursor's step beside the charts (`r`), for RL its rollout groups
                     yield SamplesPane(id="curves-samples")
             with TabPane("Samples", id="samples"):

@@ -40,8 +40,8 @@ class ChartGrid(Vertical, can_focus=True):
         Binding("right", "cursor(1)", "Cursor", show=False, id="charts.cursor_right"),
         Binding("shift+left", "jump(-0.05)", "Cursor far", show=False, id="charts.jump_left"),
         Binding("shift+right", "jump(0.05)", "Cursor far", show=False, id="charts.jump_right"),
-        Binding("home", "cursor_end(False)", "Cursor to first", show=False, id="charts.cursor_first"),
-        Binding("end", "cursor_end(True)", "Cursor to last", show=False, id="charts.cursor_last"),
+        Binding("home", "cursor_first", "Cursor to first", show=False, id="charts.cursor_first"),
+        Binding("end", "follow", "Follow the newest step", show=False, id="charts.follow"),
         Binding("up", "select(-1)", "Previous chart", show=False, id="charts.previous"),
         Binding("down", "select(1)", "Next chart", show=False, id="charts.next"),
         Binding("pagedown", "page(1)", "Next page", id="charts.page_down"),
@@ -49,6 +49,8 @@ class ChartGrid(Vertical, can_focus=True):
         Binding("z", "zoom", "Zoom", id="charts.zoom"),
         Binding("Z", "unzoom", "Unzoom", show=False, id="charts.unzoom"),
         Binding("p", "pin", "Pin", id="charts.pin"),
+        Binding("space", "mark", "Mark to merge", show=False, id="charts.mark"),
+        Binding("g", "merge", "Merge/split", show=False, id="charts.merge"),
         Binding("l", "log", "Log-Y", id="charts.log"),
         Binding("m", "smoothing", "Smooth", id="charts.smooth"),
         Binding("plus,equals_sign", "smoother(1)", "Smoother", show=False, id="charts.smoother"),
@@ -57,9 +59,10 @@ class ChartGrid(Vertical, can_focus=True):
         Binding("escape", "clear", "Back", show=False, id="charts.clear"),
     ]
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, *, follow: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.model = GridModel()
+        self.model = GridModel(follow=follow)
+        self.follow_by_default = follow
         self.shape = (0, 0)  # fitted to the pane on the first resize
         self.message = ""
         self.after_first_draw: Callable[[], object] | None = None  # called once charts are on screen
@@ -73,11 +76,15 @@ class ChartGrid(Vertical, can_focus=True):
     # ---- data in
     def set_runs(self, runs: Sequence[ChartRun]) -> None:
         self.model.runs = list(runs)
-        self.redraw()
+        self.data_changed()
 
     def data_changed(self) -> None:
-        """New rows arrived: redraw the charts on the page (and only those)."""
+        """New rows arrived: redraw the charts on the page (and only those); a following cursor
+        moves onto the newest step, and the samples pane with it."""
+        moved = self.model.sync_follow()
         self.redraw()
+        if moved:
+            self.post_message(ChartCursorMoved(self.model.cursor))
 
     # ---- layout
     def on_resize(self) -> None:
@@ -128,17 +135,19 @@ class ChartGrid(Vertical, can_focus=True):
         for index, chart in enumerate(charts):
             key = shown[index] if index < len(shown) else None
             series = model.series_for(key) if key is not None else []
+            merged = key is not None and model.merges.is_merged(key)
             chart.show(
                 key,
                 series,
                 selected=index == model.selected and self.has_focus,
-                pinned=key in model.order.pinned,
+                pinned=key is not None and any(k in model.order.pinned for k in model.merges.members(key)),
+                marked=key in model.marked,
                 log_y=key in model.log_y,
                 x_range=model.x_range(),
                 cursor_step=model.cursor,
                 x_integer=model.x_axis != "time",
                 x_unit=X_UNITS[model.x_axis],
-                max_legend_lines=3,
+                max_legend_lines=max(3, min(len(series), 4)) if merged else 3,
             )
         empty = self.query_one("#chart-empty", Static)
         any_rows = any(run.columns for run in model.runs)
@@ -153,6 +162,8 @@ class ChartGrid(Vertical, can_focus=True):
     def readout(self, keys_total: int) -> Content:
         model = self.model
         parts: list = []
+        if model.follow:
+            parts += [("▶ following ", "bold $text-success")]
         if model.cursor is not None:
             parts += [("cursor ", "$text-muted"), (f"step {compact(model.cursor, 6)}", "bold $text-accent")]
             if model.x_axis != "step" and model.runs:
@@ -162,11 +173,15 @@ class ChartGrid(Vertical, can_focus=True):
                     if at:
                         text = format_duration(at[1]) if model.x_axis == "time" else f"{compact(at[1])} tok"
                         parts += [f" ({text})"]
+            if not model.follow:
+                parts += [(" (End follows)", "$text-muted")]
             parts += ["  "]
         if model.zoom is not None:
             parts += [("zoom ", "$text-muted"), (f"{compact(model.zoom[0], 6)}–{compact(model.zoom[1], 6)}", "bold"), "  "]
         elif model.zoom_mark is not None:
             parts += [(f"zoom from {compact(model.zoom_mark, 6)}: move, z again  ", "$text-warning")]
+        if model.marked:
+            parts += [(f"{len(model.marked)} marked (g merges)  ", "bold $text-warning")]
         if model.filter_text:
             parts += [("filter ", "$text-muted"), (f"/{model.filter_text}/", "bold"), "  "]
             if model.filter_error:
@@ -235,8 +250,12 @@ class ChartGrid(Vertical, can_focus=True):
         self.model.jump_cursor(fraction)
         self._changed(cursor=True)
 
-    def action_cursor_end(self, last: bool) -> None:
-        self.model.cursor_to_end(last)
+    def action_cursor_first(self) -> None:
+        self.model.cursor_to_start()
+        self._changed(cursor=True)
+
+    def action_follow(self) -> None:
+        self.model.follow_newest()
         self._changed(cursor=True)
 
     def action_select(self, delta: int) -> None:
@@ -259,6 +278,14 @@ class ChartGrid(Vertical, can_focus=True):
         self.model.toggle_pin()
         self._changed()
 
+    def action_mark(self) -> None:
+        self.model.toggle_mark()
+        self._changed()
+
+    def action_merge(self) -> None:
+        outcome = self.model.merge_or_split()
+        self._changed("" if outcome in ("merged", "split") else outcome)
+
     def action_log(self) -> None:
         self.model.toggle_log()
         self._changed()
@@ -280,8 +307,12 @@ class ChartGrid(Vertical, can_focus=True):
         model = self.model
         if model.zoom_mark is not None or model.zoom is not None:
             model.reset_zoom()
-        elif model.cursor is not None:
-            model.cursor = None
+        elif model.cursor is not None and not model.follow:
+            # back to the default: following the newest step (run screen) or no cursor (compare)
+            if self.follow_by_default:
+                model.follow_newest()
+            else:
+                model.cursor = None
             self._changed(cursor=True)
             return
         elif model.filter_text:

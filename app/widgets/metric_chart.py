@@ -44,12 +44,12 @@ class MetricChart(Widget):
         self._raster_cache: dict = {}  # chart_canvas keeps the binned dots here between cursor moves
 
     def show(self, key: str | None, series: Sequence[PlotSeries], *, selected: bool, pinned: bool,
-             log_y: bool, **layout_options) -> None:
+             log_y: bool, marked: bool = False, **layout_options) -> None:
         self.key = key
         self.series = series
         self.layout_options = dict(layout_options, log_y=log_y)
         self.border_title = key or ""
-        flags = [flag for flag, on in (("★ pinned", pinned), ("log", log_y)) if on]
+        flags = [flag for flag, on in (("● marked", marked), ("★ pinned", pinned), ("log", log_y)) if on]
         self.border_subtitle = " ".join(flags)
         self.set_class(selected, "-selected")
         self.display = key is not None

@@ -1,0 +1,123 @@
+"""Follow mode on a growing run dir, and the smoothed values the legends show beside the raw ones."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from cookbook_tui.app.widgets.chart_grid import ChartGrid
+from cookbook_tui.monitor.chart_model import compact
+from cookbook_tui.screens.run import RunScreen
+
+from .factory import FIXTURES, make_app
+
+SIZE = (120, 40)
+SFT_RUN = "run_dirs/arithmetic-sft/20261128-101500"
+RL_RUN = FIXTURES / "run_dirs/arithmetic-rl/20261128-110000"
+
+
+def append_step(run_dir: Path, step: int) -> None:
+    """One more RL step: its metrics row and a group of rollouts, as the runner appends them."""
+    with (run_dir / "metrics.jsonl").open("a") as handle:
+        handle.write(json.dumps({"step": step, "env/all/reward/total": 0.5, "optim/entropy": 1.0, "time/total": 3.0}) + "\n")
+    with (run_dir / "samples.jsonl").open("a") as handle:
+        for rollout in range(2):
+            handle.write(json.dumps({"step": step, "kind": "rollout", "prompt": "What is 1 + 1?", "completion": "2",
+                                     "reward": 1.0, "segments": None, "group": 0, "rollout": rollout}) + "\n")
+
+
+def readout(grid: ChartGrid) -> str:
+    return str(grid.query_one("#chart-readout").render())
+
+
+async def test_a_new_run_screen_follows_the_newest_step_until_a_cursor_key_and_end_follows_again(tmp_path: Path) -> None:
+    run_dir = tmp_path / "rl"
+    shutil.copytree(RL_RUN, run_dir)
+    app = make_app(open_run_dir=str(run_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        grid = screen.query_one(ChartGrid)
+        pane = screen.query_one("#samples-pane")
+        assert grid.model.follow and grid.model.cursor == 40
+        append_step(run_dir, 41)
+        screen.poll_run_dir()
+        await pilot.pause()
+        assert grid.model.cursor == 41, "the cursor reaches the new last step"
+        assert pane.steps[pane.step_index] == 41, "the rollouts pane moves with it"
+        assert "following" in readout(grid) and "step 41" in readout(grid)
+        legend = next(chart.strips()[-1].text for chart in grid.query("MetricChart") if chart.key == "env/all/reward/total")
+        assert "@41 0.5" in legend
+
+        await pilot.press("left")  # any cursor key leaves follow mode
+        assert not grid.model.follow and grid.model.cursor == 40
+        append_step(run_dir, 42)
+        screen.poll_run_dir()
+        await pilot.pause()
+        assert grid.model.cursor == 40 and pane.steps[pane.step_index] == 40
+        assert "following" not in readout(grid) and "End follows" in readout(grid)
+
+        await pilot.press("end")
+        assert grid.model.follow and grid.model.cursor == 42
+        assert pane.steps[pane.step_index] == 42
+        await pilot.press("left", "escape")  # Esc drops a placed cursor: back to following
+        assert grid.model.follow and grid.model.cursor == 42
+
+
+def debiased_ema(steps: list[int], values: list[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing, written out here: decay once per step of distance, debiased."""
+    average = norm = 0.0
+    out, last = [], None
+    for step, value in zip(steps, values):
+        decay = weight if last is None else weight ** (step - last)
+        average = decay * average + (1 - decay) * value
+        norm = decay * norm + (1 - decay)
+        out.append(average / norm)
+        last = step
+    return out
+
+
+async def test_the_legend_shows_the_smoothed_value_beside_the_raw_one_at_the_cursor_and_last(in_fixtures) -> None:
+    rows = [json.loads(line) for line in Path(SFT_RUN, "metrics.jsonl").read_text().splitlines()]
+    app = make_app(open_run_dir=SFT_RUN)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        grid = app.screen.query_one(ChartGrid)
+        await pilot.press(*["left"] * 22)
+        assert grid.model.cursor == 37
+        await pilot.pause()
+        legends = {chart.key: chart.strips()[-1].text for chart in grid.query("MetricChart") if chart.key}
+        weight = grid.model.smoothing
+        for key in ("train_mean_nll", "test/nll"):
+            kept = [row for row in rows if key in row]
+            steps, values = [row["step"] for row in kept], [row[key] for row in kept]
+            smoothed = debiased_ema(steps, values, weight)
+            at = max(i for i, step in enumerate(steps) if step <= 37)
+            assert f"@{steps[at]} {compact(values[at], 4)} ~{compact(smoothed[at], 4)}" in legends[key]
+            assert f"last {compact(values[-1])} ~{compact(smoothed[-1])}" in legends[key]
+        await pilot.press("m")  # smoothing off: raw values only
+        await pilot.pause()
+        assert "~" not in next(chart.strips()[-1].text for chart in grid.query("MetricChart") if chart.key)
+
+
+async def test_marked_charts_merge_into_one_with_a_colour_and_legend_entry_each_and_split_back(in_fixtures) -> None:
+    app = make_app(open_run_dir=SFT_RUN)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        grid = app.screen.query_one(ChartGrid)
+        assert grid.model.page() == ["train_mean_nll", "test/nll", "learning_rate", "num_tokens"]
+        await pilot.press("space", "down", "space", "g")
+        merged = "train_mean_nll + test/nll"
+        assert grid.model.page()[0] == merged and "test/nll" not in grid.model.keys()
+        series = grid.model.series_for(merged)
+        assert [s.label for s in series] == ["train_mean_nll", "test/nll"]
+        assert len({s.colour for s in series}) == 2
+        await pilot.pause()
+        chart = next(c for c in grid.query("MetricChart") if c.key == merged)
+        legend = [strip.text for strip in chart.strips()[-2:]]
+        assert legend[0].startswith("● train_mean_nll") and legend[1].startswith("● test/nll")
+        assert grid.model.selected_key() == merged
+        await pilot.press("g")  # split back
+        assert grid.model.page() == ["train_mean_nll", "test/nll", "learning_rate", "num_tokens"]

@@ -27,6 +27,7 @@ from cookbook_tui.app.widgets.run_status_bar import RunStatusBar
 from cookbook_tui.app.widgets.samples_pane import SamplesPane
 from cookbook_tui.monitor.chart_grid_model import ChartRun
 from cookbook_tui.monitor.chart_model import run_colour
+from cookbook_tui.monitor.layouts import run_layout_kind
 from cookbook_tui.monitor.rundir_view import (
     RunWatch,
     cost_so_far,
@@ -188,7 +189,10 @@ class RunScreen(CookbookScreen):
         if "metrics" in changed or "status" in changed:
             self.chart_run.columns = metrics.columns
             self.chart_run.workflow = status.workflow
-            self.query_one(ChartGrid).data_changed()
+            grid = self.query_one(ChartGrid)
+            if grid.layout_kind is None and (kind := run_layout_kind(self.run_dir, status.workflow)):
+                grid.use_layouts(self.app.config.layouts_file, kind)  # the layout saved for its kind
+            grid.data_changed()
         if "samples" in changed:
             for pane in self.query(SamplesPane):
                 pane.add_samples(self.run_watch.samples[self.seen_samples :])

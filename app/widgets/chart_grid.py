@@ -8,8 +8,9 @@ hands each visible chart its series. Only the charts on the page are drawn.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -21,6 +22,14 @@ from cookbook_tui.app.widgets.in_order_keys import focus_now, open_filter_in_ord
 from cookbook_tui.app.widgets.metric_chart import MetricChart
 from cookbook_tui.monitor.chart_grid_model import X_UNITS, ChartRun, GridModel
 from cookbook_tui.monitor.chart_model import compact, format_duration, grid_shape, value_at
+from cookbook_tui.monitor.layouts import (
+    GridLayout,
+    LayoutError,
+    apply_layout,
+    layout_of,
+    load_layouts,
+    save_layout,
+)
 
 
 class ChartGrid(Vertical, can_focus=True):
@@ -56,6 +65,7 @@ class ChartGrid(Vertical, can_focus=True):
         Binding("plus,equals_sign", "smoother(1)", "Smoother", show=False, id="charts.smoother"),
         Binding("minus", "smoother(-1)", "Less smoothing", show=False, id="charts.rougher"),
         Binding("t", "x_axis", "X axis", id="charts.x_axis"),
+        Binding("R", "reset_layout", "Default layout", show=False, id="charts.reset_layout"),
         Binding("escape", "clear", "Back", show=False, id="charts.clear"),
     ]
 
@@ -66,6 +76,8 @@ class ChartGrid(Vertical, can_focus=True):
         self.shape = (0, 0)  # fitted to the pane on the first resize
         self.message = ""
         self.after_first_draw: Callable[[], object] | None = None  # called once charts are on screen
+        self.layout_kind: str | None = None  # the kind of run whose saved layout was looked up
+        self.layouts: tuple[Path, str] | None = None  # (layouts file, kind): where changes are saved
 
     def compose(self) -> ComposeResult:
         yield Static(id="chart-readout")
@@ -77,6 +89,31 @@ class ChartGrid(Vertical, can_focus=True):
     def set_runs(self, runs: Sequence[ChartRun]) -> None:
         self.model.runs = list(runs)
         self.data_changed()
+
+    def use_layouts(self, path: Path, kind: str) -> None:
+        """Restore the layout saved for this kind of run; from now on layout changes are saved there.
+        A broken layouts file is reported (file:line) and left alone: nothing is saved over it."""
+        self.layout_kind = kind
+        try:
+            saved = load_layouts(path).get(kind)
+        except LayoutError as error:
+            self.notify(f"{error} — chart layouts are not saved until it is fixed.", severity="error",
+                        title="Chart layout", timeout=15)
+            return
+        self.layouts = (path, kind)
+        if saved is not None:
+            apply_layout(self.model, saved)
+            self.message = f"layout for {kind} restored (R: default)"
+            self.fit_to_size()
+            self.redraw()
+
+    def layout_changed(self) -> None:
+        if self.layouts is not None:
+            self.save_layout(*self.layouts, layout_of(self.model))
+
+    @work(thread=True, exclusive=True, group="layout-save", exit_on_error=False, description="Saving the chart layout")
+    def save_layout(self, path: Path, kind: str, layout) -> None:
+        save_layout(path, kind, layout)
 
     def data_changed(self) -> None:
         """New rows arrived: redraw the charts on the page (and only those); a following cursor
@@ -203,11 +240,13 @@ class ChartGrid(Vertical, can_focus=True):
     def on_blur(self) -> None:
         self.redraw()
 
-    def _changed(self, message: str = "", cursor: bool = False) -> None:
+    def _changed(self, message: str = "", cursor: bool = False, layout: bool = False) -> None:
         self.message = message
         self.redraw()
         if cursor:
             self.post_message(ChartCursorMoved(self.model.cursor))
+        if layout:
+            self.layout_changed()
 
     # ---- actions
     def action_start_filter(self) -> None:
@@ -228,6 +267,7 @@ class ChartGrid(Vertical, can_focus=True):
         event.stop()
         self.remove_class("-filtering")
         self.focus()
+        self.layout_changed()
 
     def on_key(self, event) -> None:
         box = self.query_one("#chart-filter", Input)
@@ -241,6 +281,7 @@ class ChartGrid(Vertical, can_focus=True):
             self.remove_class("-filtering")
             self.focus()
             self.fit_to_size()
+            self.layout_changed()
 
     def action_cursor(self, delta: int) -> None:
         self.model.move_cursor(delta)
@@ -276,7 +317,7 @@ class ChartGrid(Vertical, can_focus=True):
 
     def action_pin(self) -> None:
         self.model.toggle_pin()
-        self._changed()
+        self._changed(layout=True)
 
     def action_mark(self) -> None:
         self.model.toggle_mark()
@@ -284,24 +325,34 @@ class ChartGrid(Vertical, can_focus=True):
 
     def action_merge(self) -> None:
         outcome = self.model.merge_or_split()
-        self._changed("" if outcome in ("merged", "split") else outcome)
+        done = outcome in ("merged", "split")
+        self._changed("" if done else outcome, layout=done)
 
     def action_log(self) -> None:
         self.model.toggle_log()
-        self._changed()
+        self._changed(layout=True)
 
     def action_smoothing(self) -> None:
         self.model.toggle_smoothing()
-        self._changed()
+        self._changed(layout=True)
 
     def action_smoother(self, delta: int) -> None:
         self.model.adjust_smoothing(delta)
-        self._changed()
+        self._changed(layout=True)
 
     def action_x_axis(self) -> None:
         before = self.model.x_axis
         after = self.model.cycle_x_axis()
-        self._changed("" if after != before else "this run logs no step times or token counts")
+        self._changed("" if after != before else "this run logs no step times or token counts", layout=after != before)
+
+    def action_reset_layout(self) -> None:
+        """`R`: the default layout (the workflow's headline charts pinned, no merges, default
+        smoothing, steps, no filter); the saved one for this kind of run is removed."""
+        apply_layout(self.model, GridLayout())
+        self.fit_to_size()
+        self._changed("default layout")
+        if self.layouts is not None:
+            self.save_layout(*self.layouts, None)
 
     async def action_clear(self) -> None:
         model = self.model
@@ -318,6 +369,7 @@ class ChartGrid(Vertical, can_focus=True):
         elif model.filter_text:
             model.set_filter("")
             self.fit_to_size()
+            self.layout_changed()
         else:
             await self.run_action("screen.back")
             return

@@ -121,3 +121,48 @@ async def test_marked_charts_merge_into_one_with_a_colour_and_legend_entry_each_
         assert grid.model.selected_key() == merged
         await pilot.press("g")  # split back
         assert grid.model.page() == ["train_mean_nll", "test/nll", "learning_rate", "num_tokens"]
+
+
+async def test_a_layout_saved_in_one_app_is_restored_in_the_next_for_a_run_of_the_same_kind(in_fixtures, tmp_path: Path) -> None:
+    layouts = tmp_path / "config" / "layouts.toml"
+    first = make_app(open_run_dir=SFT_RUN, layouts_file=layouts)
+    async with first.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        grid = first.screen.query_one(ChartGrid)
+        await pilot.press("space", "down", "space", "g")  # merge train_mean_nll and test/nll
+        await pilot.press("plus", "t")  # smoother, x axis: time
+        await pilot.press("slash", *"nll|token", "enter")
+        await first.workers.wait_for_complete()
+        saved = (grid.model.smoothing, grid.model.x_axis, grid.model.page())
+    assert saved == (0.7, "time", ["train_mean_nll + test/nll", "num_tokens"])
+    assert "[sl]" in layouts.read_text()
+
+    second = make_app(open_run_dir="run_dirs/arithmetic-sft/20261128-103000", layouts_file=layouts)  # another sl run
+    async with second.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        grid = second.screen.query_one(ChartGrid)
+        assert (grid.model.smoothing, grid.model.x_axis, grid.model.page()) == saved
+        assert "layout for sl restored" in readout(grid)
+        await pilot.press("R")  # back to the default, and the saved one goes
+        await second.workers.wait_for_complete()
+        assert grid.model.page() == ["train_mean_nll", "test/nll", "learning_rate", "num_tokens"]
+        assert (grid.model.smoothing, grid.model.x_axis) == (0.6, "step")
+    assert "[sl]" not in layouts.read_text()
+
+    rl = make_app(open_run_dir=str(RL_RUN), layouts_file=layouts)  # another kind: its own default
+    async with rl.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert rl.screen.query_one(ChartGrid).model.smoothing == 0.6
+
+
+async def test_a_broken_layouts_file_is_an_error_naming_its_line_and_is_not_saved_over(in_fixtures, tmp_path: Path) -> None:
+    layouts = tmp_path / "layouts.toml"
+    layouts.write_text("[sl]\nsmoothing = 3\n")
+    app = make_app(open_run_dir=SFT_RUN, layouts_file=layouts)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any(f"{layouts}:2: sl.smoothing: must be a number from 0 to 0.99, got 3" in m for m in messages)
+        await pilot.press("p", "m")
+        await app.workers.wait_for_complete()
+    assert layouts.read_text() == "[sl]\nsmoothing = 3\n"

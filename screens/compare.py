@@ -27,6 +27,7 @@ from cookbook_tui.monitor.run_compare import (
     summary_keys,
 )
 from cookbook_tui.monitor.rundir_view import MetricsDigest, RunWatch, run_seconds
+from cookbook_tui.runners.run_notes import read_notes
 from cookbook_tui.runners.rundir import METRICS_FILE
 from cookbook_tui.screens.base import CookbookScreen
 
@@ -92,8 +93,9 @@ class CompareScreen(CookbookScreen):
 
     def show_legend(self) -> None:
         parts: list = [" "]
-        for run in self.chart_runs:
-            parts += [("■ ", f"bold {run.colour}"), (run.label, "bold"), "   "]
+        for run, run_dir in zip(self.chart_runs, self.run_dirs):
+            notes = read_notes(run_dir).summary()
+            parts += [("■ ", f"bold {run.colour}"), (run.label, "bold"), (f" {notes}" if notes else "", "$text-muted"), "   "]
         self.query_one("#compare-legend", Static).update(Content.assemble(*parts))
 
     def show_config_diff(self) -> None:

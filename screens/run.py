@@ -35,9 +35,11 @@ from cookbook_tui.monitor.rundir_view import (
     recent_seconds_per_step,
     run_alarms,
 )
+from cookbook_tui.runners.run_notes import read_notes
 from cookbook_tui.runners.rundir import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus
 from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
+from cookbook_tui.screens.run_notes import ask_note, ask_tags
 
 LOG_LINES_KEPT = 2000
 # A metrics.jsonl bigger than this (~25k rows) is first read in a worker so the screen comes up at
@@ -53,6 +55,8 @@ class RunScreen(CookbookScreen):
         Binding("r", "toggle_side_samples", "Samples beside", id="run.side_samples"),
         Binding("x", "stop_run", "Stop run", id="run.stop"),
         Binding("c", "chat", "Chat with checkpoint", id="run.chat"),
+        Binding("n", "note", "Note", show=False, id="run.note"),
+        Binding("number_sign", "tags", "Tags", show=False, id="run.tags"),
         Binding("1", "show_tab('curves')", "Curves", show=False, id="run.tab.curves"),
         Binding("2", "show_tab('samples')", "Samples", show=False, id="run.tab.samples"),
         Binding("3", "show_tab('checkpoints')", "Checkpoints", show=False, id="run.tab.checkpoints"),
@@ -90,7 +94,7 @@ class RunScreen(CookbookScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = str(self.run_dir)
+        self.show_notes()
         self.query_one(CheckpointChat).display = False
         self.query_one("#curves-samples", SamplesPane).display = False
         grid = self.query_one(ChartGrid)
@@ -220,6 +224,17 @@ class RunScreen(CookbookScreen):
         focus_target = {"curves": "#chart-grid", "samples": "#samples-pane", "checkpoints": "#checkpoints-table", "log": "#run-log"}.get(tab)
         if focus_target:
             self.query_one(focus_target).focus()
+
+    def show_notes(self) -> None:
+        """The run dir in the title bar, with the run's tags and note after it."""
+        notes = read_notes(self.run_dir).summary()
+        self.sub_title = f"{self.run_dir}  {notes}" if notes else str(self.run_dir)
+
+    def action_note(self) -> None:
+        ask_note(self, self.run_dir, read_notes(self.run_dir), self.show_notes)
+
+    def action_tags(self) -> None:
+        ask_tags(self, self.run_dir, read_notes(self.run_dir), self.show_notes)
 
     def action_back(self) -> None:
         self.dismiss()

@@ -99,9 +99,11 @@ class Runner:
 
     def _execute(self, base_url: str | None) -> None:
         from cookbook_tui.runners.tiny_model_cookbook import register_with_cookbook
+        from cookbook_tui.runners.tokenizer_threads import make_tokenizers_thread_safe
         from cookbook_tui.runners.workflows import build_stage
 
         register_with_cookbook()
+        make_tokenizers_thread_safe()  # the cookbook renders from thread pools
 
         warmup_dir = self._warmup(base_url) if self.recipe.has_warmup else None
         load_checkpoint, teacher_checkpoint = self.recipe.checkpoint_refs

@@ -22,6 +22,17 @@ def test_version() -> None:
     assert out.stdout.strip() == f"cookbook-tui {version('cookbook-tui')}"
 
 
+def test_the_installed_console_script_runs() -> None:
+    """`cookbook-tui` as pip installed it (pyproject's [project.scripts]), not `python -m`."""
+    from importlib.metadata import version
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "cookbook-tui"
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"cookbook-tui {version('cookbook-tui')}"
+
+
 def test_help_lists_the_commands() -> None:
     out = _cli("--help")
     assert out.returncode == 0

@@ -28,6 +28,7 @@ from cookbook_tui.monitor.chart_model import (
     map_steps,
     run_colour,
 )
+from cookbook_tui.monitor.distributions import Distribution
 
 Columns = dict[str, tuple[list[int], list[float]]]
 
@@ -45,6 +46,7 @@ class ChartRun:
     colour: str
     columns: Columns = field(default_factory=dict)
     workflow: str | None = None
+    distributions: dict[str, Distribution] = field(default_factory=dict)  # per-rollout values a step: heatmaps
     _ema: dict[str, EmaState] = field(default_factory=dict)
     _axes: dict[str, tuple[int, tuple[list[int], list[float]]]] = field(default_factory=dict)
     # numpy copies of the columns, grown by their new tail: a redraw never converts 100k points
@@ -125,6 +127,7 @@ class GridModel:
         present: dict[str, None] = {}
         for run in self.runs:
             present.update(dict.fromkeys(run.columns))
+            present.update(dict.fromkeys(run.distributions))
             self.order.update(run.workflow, list(run.columns))
         charts = self.merges.apply(self.order.ordered(list(present)))
         if self._pattern is not None:
@@ -182,12 +185,17 @@ class GridModel:
         return pin
 
     # ---- several metrics on one chart
-    def toggle_mark(self) -> None:
+    def toggle_mark(self) -> bool:
+        """Mark or unmark the selected chart for merging; False for a distribution (a heatmap
+        has no line to share a chart with)."""
         chart = self.selected_key()
         if chart in self.marked:
             self.marked.remove(chart)
         elif chart is not None:
+            if self.heatmap_for(chart) is not None:
+                return False
             self.marked.append(chart)
+        return True
 
     def merge_or_split(self) -> str:
         """`g`: merge the marked charts (two or more) into one; else split the selected merged chart."""
@@ -247,8 +255,9 @@ class GridModel:
         best: Sequence[int] = []
         for run in self.runs:
             for key in self.merges.members(chart) if chart is not None else ():
-                if key in run.columns and len(run.columns[key][0]) > len(best):
-                    best = run.columns[key][0]
+                steps = run.columns[key][0] if key in run.columns else run.distributions[key].steps if key in run.distributions else []
+                if len(steps) > len(best):
+                    best = steps
         return best
 
     def step_bounds(self) -> tuple[float, float] | None:
@@ -369,6 +378,14 @@ class GridModel:
             return steps
         positions = [x for run in self.runs if (axis := run.axis(self.x_axis)) for x in map_steps(list(steps), axis)]
         return (min(positions), max(positions)) if positions and max(positions) > min(positions) else None
+
+    def heatmap_for(self, chart: str) -> tuple[Distribution, np.ndarray, str] | None:
+        """A distribution chart's values (the first run that has them), their x positions and colour."""
+        for run in self.runs:
+            dist = run.distributions.get(chart)
+            if dist is not None and dist.steps:
+                return dist, self.x_of(run, np.asarray(dist.steps, dtype=float)), run.colour
+        return None
 
     def series_for(self, chart: str) -> list[PlotSeries]:
         """What a chart draws: one series a run, or for a merged chart one a run and metric, each

@@ -190,9 +190,10 @@ class RunScreen(CookbookScreen):
         self.query_one(RunStatusBar).show(status, self.run_dir, now, metrics.steps_done(), pace, alarms,
                                           cost_so_far(metrics.last_row))
         self.query_one(FailureView).show_error(status.error if status.state == "failed" else None)
-        if "metrics" in changed or "status" in changed:
+        if "metrics" in changed or "status" in changed or "rollouts" in changed:
             self.chart_run.columns = metrics.columns
             self.chart_run.workflow = status.workflow
+            self.chart_run.distributions = self.run_watch.rollouts.distributions
             grid = self.query_one(ChartGrid)
             if grid.layout_kind is None and (kind := run_layout_kind(self.run_dir, status.workflow)):
                 grid.use_layouts(self.app.config.layouts_file, kind)  # the layout saved for its kind

@@ -179,6 +179,7 @@ class ChartGrid(Vertical, can_focus=True):
                 selected=index == model.selected and self.has_focus,
                 pinned=key is not None and any(k in model.order.pinned for k in model.merges.members(key)),
                 marked=key in model.marked,
+                heatmap=model.heatmap_for(key) if key is not None else None,
                 log_y=key in model.log_y,
                 x_range=model.x_range(),
                 cursor_step=model.cursor,
@@ -320,8 +321,8 @@ class ChartGrid(Vertical, can_focus=True):
         self._changed(layout=True)
 
     def action_mark(self) -> None:
-        self.model.toggle_mark()
-        self._changed()
+        marked = self.model.toggle_mark()
+        self._changed("" if marked else "a distribution chart cannot be merged")
 
     def action_merge(self) -> None:
         outcome = self.model.merge_or_split()

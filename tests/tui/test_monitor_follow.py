@@ -166,3 +166,25 @@ async def test_a_broken_layouts_file_is_an_error_naming_its_line_and_is_not_save
         await pilot.press("p", "m")
         await app.workers.wait_for_complete()
     assert layouts.read_text() == "[sl]\nsmoothing = 3\n"
+
+
+async def test_rl_reward_and_advantage_per_rollout_chart_as_heatmaps_with_the_cursor_steps_quantiles(in_fixtures) -> None:
+    import numpy as np
+
+    app = make_app(open_run_dir=str(RL_RUN))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        grid = app.screen.query_one(ChartGrid)
+        assert [k for k in grid.model.keys() if k.startswith("rollouts/")] == [
+            "rollouts/advantage", "rollouts/correct", "rollouts/reward"]
+        await pilot.press("slash", *"^rollouts/reward", "enter", *["left"] * 15)
+        await pilot.pause()
+        assert grid.model.cursor == 25
+        chart = next(c for c in grid.query("MetricChart") if c.key == "rollouts/reward")
+        assert chart.heatmap is not None and "per rollout" in chart.border_subtitle
+        rows = [json.loads(line) for line in (RL_RUN / "iteration_000025/train_rollout_summaries.jsonl").read_text().splitlines()]
+        median = float(np.median([row["total_reward"] for row in rows]))
+        legend = chart.strips()[-2].text
+        assert legend.startswith(f"@25 n={len(rows)} ") and f"p50 {compact(median, 3)}" in legend
+        await pilot.press("space")  # a heatmap has no line to merge
+        assert grid.model.marked == [] and "cannot be merged" in readout(grid)

@@ -114,6 +114,12 @@ def test_run_merged_chart(snap_compare, in_fixtures) -> None:
     assert snap_compare(make_app(open_run_dir=SFT_RUN), press=["space", "down", "space", "g"], terminal_size=(120, 40))
 
 
+def test_run_reward_and_advantage_heatmaps(snap_compare, in_fixtures) -> None:
+    # every rollout's reward and advantage a step (tinker-cookbook's iteration_*/ export) as a density
+    assert snap_compare(make_app(open_run_dir=RL_RUN), press=["slash", *"^rollouts/", "enter", *["left"] * 15],
+                        terminal_size=(120, 40))
+
+
 def test_run_rollout_groups_at_the_cursor(snap_compare, in_fixtures) -> None:
     assert snap_compare(make_app(open_run_dir=RL_RUN), press=["left", *["left"] * 15, "2"], terminal_size=(120, 40))
 

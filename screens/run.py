@@ -39,6 +39,7 @@ from cookbook_tui.runners.run_notes import read_notes
 from cookbook_tui.runners.rundir import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus
 from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
+from cookbook_tui.screens.export_report import export_report
 from cookbook_tui.screens.run_notes import ask_note, ask_tags
 
 LOG_LINES_KEPT = 2000
@@ -57,6 +58,7 @@ class RunScreen(CookbookScreen):
         Binding("c", "chat", "Chat with checkpoint", id="run.chat"),
         Binding("n", "note", "Note", show=False, id="run.note"),
         Binding("number_sign", "tags", "Tags", show=False, id="run.tags"),
+        Binding("e", "export", "Export report (HTML, CSV)", show=False, id="run.export"),
         Binding("1", "show_tab('curves')", "Curves", show=False, id="run.tab.curves"),
         Binding("2", "show_tab('samples')", "Samples", show=False, id="run.tab.samples"),
         Binding("3", "show_tab('checkpoints')", "Checkpoints", show=False, id="run.tab.checkpoints"),
@@ -236,6 +238,9 @@ class RunScreen(CookbookScreen):
 
     def action_tags(self) -> None:
         ask_tags(self, self.run_dir, read_notes(self.run_dir), self.show_notes)
+
+    def action_export(self) -> None:
+        export_report(self, [self.run_dir], f"{self.run_dir.parent.name}-{self.run_dir.name}")
 
     def action_back(self) -> None:
         self.dismiss()

@@ -1,4 +1,5 @@
-"""Follow mode on a growing run dir, and the smoothed values the legends show beside the raw ones."""
+"""The monitor, round two, driven with the pilot: follow mode, smoothed legends, merged charts, layouts
+that last, distribution heatmaps and export from the app."""
 
 from __future__ import annotations
 
@@ -188,3 +189,18 @@ async def test_rl_reward_and_advantage_per_rollout_chart_as_heatmaps_with_the_cu
         assert legend.startswith(f"@25 n={len(rows)} ") and f"p50 {compact(median, 3)}" in legend
         await pilot.press("space")  # a heatmap has no line to merge
         assert grid.model.marked == [] and "cannot be merged" in readout(grid)
+
+
+async def test_e_exports_the_runs_report_and_metrics_from_the_run_screen(in_fixtures, tmp_path: Path) -> None:
+    from .waiting import wait_until
+
+    app = make_app(open_run_dir=SFT_RUN, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        exports = tmp_path / "runs" / "exports"
+        await wait_until(pilot, lambda: len(list(exports.glob("*"))) == 2, "the report and the CSV")
+        assert sorted(p.name for p in exports.iterdir()) == [
+            "arithmetic-sft-20261128-101500-20261128-113000.csv", "arithmetic-sft-20261128-101500-20261128-113000.html"]
+        assert (exports / "arithmetic-sft-20261128-101500-20261128-113000.html").read_text().count('<svg class="chart"') == 2
+        assert any("Exported" in (n.title or "") for n in app._notifications)

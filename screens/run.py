@@ -201,8 +201,11 @@ class RunScreen(CookbookScreen):
                 grid.use_layouts(self.app.config.layouts_file, kind)  # the layout saved for its kind
             grid.data_changed()
         if "samples" in changed:
+            cursor = self.query_one(ChartGrid).model.cursor
             for pane in self.query(SamplesPane):
                 pane.add_samples(self.run_watch.samples[self.seen_samples :])
+                if cursor is not None:  # the cursor's step, not a newer one whose metrics are not in yet
+                    pane.show_step_at(cursor)
             self.seen_samples = len(self.run_watch.samples)
         if "checkpoints" in changed:
             self.query_one(CheckpointsTable).add_checkpoints(self.run_watch.checkpoints[self.seen_checkpoints :])

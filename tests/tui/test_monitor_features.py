@@ -63,6 +63,12 @@ async def test_a_new_run_screen_follows_the_newest_step_until_a_cursor_key_and_e
         await pilot.press("end")
         assert grid.model.follow and grid.model.cursor == 42
         assert pane.steps[pane.step_index] == 42
+        with (run_dir / "samples.jsonl").open("a") as handle:  # step 43's rollouts come before its metrics row
+            handle.write(json.dumps({"step": 43, "kind": "rollout", "prompt": "1 + 2?", "completion": "3", "reward": 1.0,
+                                     "segments": None, "group": 0, "rollout": 0}) + "\n")
+        screen.poll_run_dir()
+        await pilot.pause()
+        assert pane.steps[pane.step_index] == 42, "the pane stays on the cursor's step"
         await pilot.press("left", "escape")  # Esc drops a placed cursor: back to following
         assert grid.model.follow and grid.model.cursor == 42
 

@@ -5,9 +5,9 @@
 - `tag:baseline`: the run has that tag; `state:running`: its state (also `workflow:`, `backend:`);
 - `KEY OP VALUE` with OP one of `> >= < <= = !=`: a config value or last metric. KEY is matched
   against the run's recipe.toml and config.json keys (`model.lora_rank` matches
-  `recipe:model.lora_rank`; a last part alone, `lora_rank`, matches any key ending in it), the
-  short names of run labels (`lr` = learning_rate, `bs` = batch_size, …) or a metric of its last
-  row (`env/all/reward/total>0.5`). Numbers compare as numbers, anything else as text.
+  `recipe:model.lora_rank`; a last part alone, `lora_rank`, a key ending in it, not a `[warmup]`
+  stage's), the short names of run labels (`lr` = learning_rate, `bs` = batch_size, …) or a metric
+  of its last row (`env/all/reward/total>0.5`). Numbers compare as numbers, anything else as text.
 
 Plain Python: the runs screen reads each run's facts in its worker and filters the rows here.
 """
@@ -93,19 +93,23 @@ def _matches(term: Term, facts: RunFacts) -> bool:
 
 
 def values_for(key: str, facts: RunFacts) -> list[Any]:
-    """The run's values a KEY names: config keys (exact with a `recipe:`/`config:` prefix, else by
-    their dotted path or its end; short names expanded), then the last row's metric of that name."""
+    """The run's values a KEY names, the main stage's first: a `recipe:`/`config:` key exactly; else
+    keys whose dotted path is KEY (config.json's, the run's resolved config, before recipe.toml's;
+    short names expanded); else keys whose path ends in it, a `[warmup]` stage's left out unless
+    KEY names it; else the last row's metric of that name."""
     if ":" in key and key in facts.config:
         return [facts.config[key]]
     wanted = [key] + ([_LONG_NAMES[key]] if key in _LONG_NAMES else [])
-    out = []
-    for full, value in facts.config.items():
-        path = full.split(":", 1)[-1]
-        if any(path == w or path.endswith("." + w) for w in wanted):
-            out.append(value)
-    if key in facts.metrics:
-        out.append(facts.metrics[key])
-    return out
+    paths = [(full.split(":", 1)[-1], full) for full in facts.config]
+    paths.sort(key=lambda item: not item[1].startswith("config:"))
+    exact = [facts.config[full] for path, full in paths if path in wanted]
+    if exact:
+        return exact
+    ending = [facts.config[full] for path, full in paths
+              if any(path.endswith("." + w) for w in wanted) and (not path.startswith("warmup.") or key.startswith("warmup."))]
+    if ending:
+        return ending
+    return [facts.metrics[key]] if key in facts.metrics else []
 
 
 def _number(text: Any) -> float | None:

@@ -18,7 +18,7 @@ def ask_note(screen: Screen, run_dir: Path, notes: RunNotes, saved: Callable[[],
             save_notes(screen, run_dir, lambda now: replace(now, note=text), saved)
 
     screen.app.push_screen(AskScreen(f"Note for {run_dir.parent.name}/{run_dir.name} (empty clears it)", notes.note,
-                                     "what this run is about", input_id="note-value", allow_empty=True), answered)
+                                     "e.g. what this run tries", input_id="note-value", allow_empty=True), answered)
 
 
 def ask_tags(screen: Screen, run_dir: Path, notes: RunNotes, saved: Callable[[], object]) -> None:
@@ -27,7 +27,7 @@ def ask_tags(screen: Screen, run_dir: Path, notes: RunNotes, saved: Callable[[],
             save_notes(screen, run_dir, lambda now: replace(now, tags=parse_tags(text)), saved)
 
     screen.app.push_screen(AskScreen(f"Tags for {run_dir.parent.name}/{run_dir.name} (spaces or commas between)",
-                                     " ".join(notes.tags), "baseline lr-sweep", input_id="tags-value",
+                                     " ".join(notes.tags), "e.g. baseline lr-sweep", input_id="tags-value",
                                      allow_empty=True), answered)
 
 

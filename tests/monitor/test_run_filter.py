@@ -13,7 +13,8 @@ SFT = RunFacts(
     metrics={"train_mean_nll": 0.16, "step": 59},
 )
 RL = RunFacts("arithmetic-rl/20261128-110000 running arithmetic-rl rl local", state="running", workflow="rl",
-              config={"recipe:training.learning_rate": 1e-4, "recipe:model.lora_rank": 8})
+              config={"recipe:training.learning_rate": 1e-4, "recipe:model.lora_rank": 8,
+                      "recipe:warmup.learning_rate": 3e-3})  # the warmup stage's is not the run's
 
 
 def kept(text: str) -> list[str]:
@@ -31,6 +32,7 @@ def test_config_comparisons_by_short_name_dotted_path_or_last_part() -> None:
     assert kept("recipe:model.lora_rank=8") == ["rl"]
     assert kept("model_name=cookbook-tui/tiny-chat") == ["sft"]  # text compares as text
     assert kept("every=25") == ["sft"]
+    assert kept("warmup.learning_rate>1e-3") == ["rl"]  # named, the warmup stage's counts
 
 
 def test_tags_states_metrics_and_plain_words_all_must_match() -> None:

@@ -83,6 +83,13 @@ class ChartRun:
             state.extend(steps[done:], values[done:])
         return state.out
 
+    def steps_of(self, key: str) -> Sequence[int]:
+        """The steps a metric, or a distribution, has in this run."""
+        if key in self.columns:
+            return self.columns[key][0]
+        dist = self.distributions.get(key)
+        return dist.steps if dist is not None else []
+
     def axis(self, mode: str) -> tuple[list[int], list[float]] | None:
         """The cumulative x axis for `mode` ("time": seconds from the step times the run logs;
         "tokens": tokens trained on), or None when the run logs neither."""
@@ -255,7 +262,7 @@ class GridModel:
         best: Sequence[int] = []
         for run in self.runs:
             for key in self.merges.members(chart) if chart is not None else ():
-                steps = run.columns[key][0] if key in run.columns else run.distributions[key].steps if key in run.distributions else []
+                steps = run.steps_of(key)
                 if len(steps) > len(best):
                     best = steps
         return best

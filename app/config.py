@@ -72,9 +72,9 @@ def describe_recipe_file(path: Path) -> RecipeEntry:
 
 
 def validate_with_core(text: str, source: str) -> Sequence[RecipeProblem]:
-    from cookbook_tui.recipes import validate_recipe_text
+    from cookbook_tui.recipes import check_text
 
-    return validate_recipe_text(text, source=source)
+    return check_text(text, source=source)
 
 
 def tinker_remote() -> Any:

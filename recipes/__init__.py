@@ -17,8 +17,8 @@ _WHERE = {
     "Recipe": "recipe",
     "load_recipe": "recipe",
     "recipe_from_text": "recipe",
-    "check_recipe_text": "validate",
-    "validate_recipe_text": "validate",
+    "check_deep": "validate",
+    "check_text": "validate",
 }
 
 __all__ = sorted(_WHERE)
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from cookbook_tui.recipes.recipe import Recipe as Recipe
     from cookbook_tui.recipes.recipe import load_recipe as load_recipe
     from cookbook_tui.recipes.recipe import recipe_from_text as recipe_from_text
-    from cookbook_tui.recipes.validate import check_recipe_text as check_recipe_text
-    from cookbook_tui.recipes.validate import validate_recipe_text as validate_recipe_text
+    from cookbook_tui.recipes.validate import check_deep as check_deep
+    from cookbook_tui.recipes.validate import check_text as check_text
 
 
 def __getattr__(name: str) -> Any:

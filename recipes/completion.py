@@ -12,17 +12,15 @@ import re
 from dataclasses import dataclass
 
 from cookbook_tui.recipes.chz_schema import ConfigSchema, SchemaUnavailable, may_import_here, schema_for
-from cookbook_tui.recipes.locate import key_positions, table_at
+from cookbook_tui.recipes.locate import key_positions, table_at, unindexed
 from cookbook_tui.recipes.schema import (
     BUNDLED_ENVS,
     COOKBOOK_CONFIGS,
-    ENTRY_CONFIG_CLASS,
-    FREE_TABLES,
+    FORMAT,
     HUB_DATASETS,
-    SECTIONS,
-    TOP_LEVEL,
-    KeySpec,
+    entry_target,
 )
+from cookbook_tui.recipes.spec import KeySpec, RecipeFormat
 
 _TOP_VALUE_RE = r'^\s*{key}\s*=\s*["\']([^"\']+)["\']'
 _WORD_RE = re.compile(r"[A-Za-z0-9_.-]*$")
@@ -53,10 +51,21 @@ def _applies(workflows: tuple[str, ...], workflow: str | None) -> bool:
     return workflow is None or workflow in workflows
 
 
-def _tables(text: str, workflow: str | None) -> list[Candidate]:
+def _tables(fmt: RecipeFormat, text: str, workflow: str | None, close: str, in_brackets: int) -> list[Candidate]:
+    """`[name]` for each table not written yet; `[[name]]` for each array of tables (another
+    element may always follow). `in_brackets`: the brackets already typed before the word."""
     present = key_positions(text)
-    names = [(n, s.doc, s.workflows) for n, s in SECTIONS.items()] + [(n, d, w) for n, (d, w) in FREE_TABLES.items()]
-    return [Candidate(f"[{n}]", n, doc) for n, doc, workflows in names if n not in present and _applies(workflows, workflow)]
+    names = [(n, s.doc, s.workflows, s.many) for n, s in fmt.sections.items()]
+    names += [(n, d, w, False) for n, (d, w) in fmt.free_tables.items()]
+    found = []
+    for name, doc, workflows, many in names:
+        if not _applies(workflows, workflow) or (name in present and not many):
+            continue
+        if many:
+            found.append(Candidate(f"[[{name}]]", "[" * (2 - in_brackets) + name + close * 2, doc))
+        elif in_brackets == 1:
+            found.append(Candidate(f"[{name}]", name + close, doc))
+    return found
 
 
 def _chz_fields(text: str, table: str, workflow: str | None) -> dict[str, str]:
@@ -66,7 +75,7 @@ def _chz_fields(text: str, table: str, workflow: str | None) -> dict[str, str]:
     if top == "cookbook" and workflow in COOKBOOK_CONFIGS:
         target = COOKBOOK_CONFIGS[workflow].target
     elif top == "config" and (entry := _top_value(text, "entry")):
-        target = f"{entry}:{ENTRY_CONFIG_CLASS}"
+        target = entry_target(entry)
     else:
         return {}
     try:
@@ -82,12 +91,13 @@ def _chz_fields(text: str, table: str, workflow: str | None) -> dict[str, str]:
     return {name: f.describe().partition(": ")[2] for name, f in schema.fields.items() if name not in owned}
 
 
-def _keys(text: str, table: str, workflow: str | None) -> list[Candidate]:
-    if table.split(".")[0] in FREE_TABLES:
+def _keys(fmt: RecipeFormat, text: str, table: str, workflow: str | None) -> list[Candidate]:
+    if table.split(".")[0] in fmt.free_tables:
         fields = _chz_fields(text, table, workflow)
     else:
-        specs = TOP_LEVEL if table == "" else SECTIONS[table].fields if table in SECTIONS else {}
-        fields = {key: spec.doc for key, spec in specs.items()}
+        section = fmt.sections.get(unindexed(table))  # an array's element ("evals[1]") takes its keys
+        specs = fmt.top if table == "" else section.fields if section else {}
+        fields = {key: spec.doc for key, spec in specs.items() if spec.used_by(workflow)}
     present = key_positions(text)
     return [
         Candidate(key, f"{key} = ", doc) for key, doc in fields.items() if (f"{table}.{key}" if table else key) not in present
@@ -102,9 +112,10 @@ def _values(dotted: str, spec: KeySpec, workflow: str | None) -> list[str]:
     return list(spec.choices or ()) + list(spec.words)
 
 
-def completions(text: str, row: int, column: int) -> Completion | None:
+def completions(text: str, row: int, column: int, fmt: RecipeFormat = FORMAT) -> Completion | None:
     """Candidates for the word that ends at (row, column), both 0-based; None where nothing fits
-    (a comment, a value with no fixed choices, an unknown table)."""
+    (a comment, a value with no fixed choices, an unknown table). `fmt`: the format's keys
+    (tests pass small ones)."""
     lines = text.split("\n")
     if not 0 <= row < len(lines):
         return None
@@ -120,13 +131,13 @@ def completions(text: str, row: int, column: int) -> Completion | None:
     end = column
     if stripped.startswith("["):
         close = "" if after.lstrip().startswith("]") else "]"
-        candidates = [Candidate(c.label, c.insert + close, c.doc) for c in _tables(text, workflow)]
+        in_brackets = 2 if stripped.startswith("[[") else 1
+        candidates = _tables(fmt, text, workflow, close, in_brackets)
     elif "=" in before:
         key, _, value = before.partition("=")
         table = table_at(text, row + 1)
         dotted = f"{table}.{key.strip()}" if table else key.strip()
-        section, _, name = dotted.rpartition(".")
-        spec = (SECTIONS[section].fields if section in SECTIONS else TOP_LEVEL if not section else {}).get(name)
+        spec = fmt.key_spec(dotted)
         if spec is None:
             return None
         if spec.kind == "bool":
@@ -140,7 +151,7 @@ def completions(text: str, row: int, column: int) -> Completion | None:
         end = column + 1 if spec.kind != "bool" and after.startswith(quote) else column  # its closing quote
         candidates = [Candidate(v, v if spec.kind == "bool" else f"{quote}{v}{quote}") for v in values]
     elif stripped == prefix:
-        candidates = _keys(text, table_at(text, row + 1), workflow)
+        candidates = _keys(fmt, text, table_at(text, row + 1), workflow)
     else:
         return None
     fitting = [c for c in candidates if c.label.lstrip("[").startswith(prefix)]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import tomllib
 
 from cookbook_tui.recipes.chz_schema import ConfigSchema, SchemaUnavailable, may_import_here, schema_for
-from cookbook_tui.recipes.locate import key_positions
-from cookbook_tui.recipes.schema import COOKBOOK_CONFIGS, ENTRY_CONFIG_CLASS, FREE_TABLES, SECTIONS, TOP_LEVEL, KeySpec
+from cookbook_tui.recipes.locate import key_positions, unindexed
+from cookbook_tui.recipes.schema import COOKBOOK_CONFIGS, FORMAT, FREE_TABLES, SECTIONS, KeySpec, entry_target
 
 
 def key_at_line(text: str, line: int) -> str | None:
@@ -31,7 +31,7 @@ def _target(data: dict, table: str) -> str | None:
     if table == "cookbook" and workflow in COOKBOOK_CONFIGS:
         return COOKBOOK_CONFIGS[workflow].target
     if table == "config" and isinstance(data.get("entry"), str):
-        return f"{data['entry']}:{ENTRY_CONFIG_CLASS}"
+        return entry_target(data["entry"])
     return None
 
 
@@ -63,12 +63,8 @@ def field_help(text: str, line: int) -> str | None:
                 return None
             schema = field.nested
         return f"{dotted}: {field.describe().partition(': ')[2]}" if field else None
-    if len(parts) == 1:
-        spec = TOP_LEVEL.get(dotted)
-        if spec is not None:
-            return _ours(dotted, spec)
-        section = SECTIONS.get(dotted)
-        return f"[{dotted}]: {section.doc}" if section else None
-    section = SECTIONS.get(parts[0])
-    spec = section.fields.get(parts[1]) if section and len(parts) == 2 else None
-    return _ours(dotted, spec) if spec else None
+    spec = FORMAT.key_spec(dotted)
+    if spec is not None:
+        return _ours(dotted, spec)
+    section = SECTIONS.get(unindexed(dotted))
+    return f"[{dotted}]: {section.doc}" if section else None

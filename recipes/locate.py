@@ -2,7 +2,7 @@
 
 tomllib gives values but no positions, so this scans the text line by line, the way a reader
 would: `[table]` headers set the prefix, `key = value` lines (dotted or quoted keys too) name a
-key under it. Multi-line strings and arrays are skipped so their contents never look like keys.
+key under it; each `[[array]]` header opens an element, whose keys are "array[0].key", …. Multi-line strings and arrays are skipped so their contents never look like keys.
 It only has to be right for text that already parsed; it never raises.
 """
 
@@ -17,6 +17,7 @@ _DOTTED = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
 _HEADER_RE = re.compile(rf"^\s*(\[\[?)\s*({_DOTTED})\s*\]\]?")
 _ASSIGN_RE = re.compile(rf"^(\s*)({_DOTTED})\s*=\s*(.*)$")
 _PART_RE = re.compile(_KEY_PART)
+_INDEX_RE = re.compile(r"\[\d+\]")
 
 
 def _split_key(text: str) -> list[str]:
@@ -48,11 +49,31 @@ def _opens_multiline(value: str) -> str | None:
     return None
 
 
+def unindexed(dotted: str) -> str:
+    """"evals[1].every" -> "evals.every": the declared key an element's key is an instance of."""
+    return _INDEX_RE.sub("", dotted)
+
+
+def _indexed(parts: list[str], arrays: dict[str, int], opens_element: bool) -> list[str]:
+    """A header's key with each array of tables in it named by element: `[[evals]]` is
+    "evals[0]", then "evals[1]"; `[evals.sub]` under the second is "evals[1].sub"."""
+    if not arrays and not opens_element:
+        return parts
+    out: list[str] = []
+    for at, part in enumerate(parts):
+        name = ".".join(parts[: at + 1])
+        if opens_element and at == len(parts) - 1:
+            arrays[name] = arrays.get(name, -1) + 1
+        out.append(f"{part}[{arrays[name]}]" if name in arrays else part)
+    return out
+
+
 def _walk(text: str) -> Iterator[tuple[int, str, list[str], re.Match[str] | None, re.Match[str] | None]]:
     """(line number, line, table prefix in force, header match, assignment match) for each line
     outside a multi-line string or array."""
     prefix: list[str] = []
     closing: str | None = None
+    arrays: dict[str, int] = {}  # array of tables -> index of its latest element
     for lineno, line in enumerate(text.splitlines(), start=1):
         if closing:
             if closing in line:
@@ -60,7 +81,7 @@ def _walk(text: str) -> Iterator[tuple[int, str, list[str], re.Match[str] | None
             continue
         header = _HEADER_RE.match(line)
         if header:
-            prefix = _split_key(header.group(2))
+            prefix = _indexed(_split_key(header.group(2)), arrays, header.group(1) == "[[")
             yield lineno, line, prefix, header, None
             continue
         assign = _ASSIGN_RE.match(line)
@@ -74,7 +95,11 @@ def key_positions(text: str) -> dict[str, tuple[int, int]]:
     positions: dict[str, tuple[int, int]] = {}
     for lineno, line, prefix, header, assign in _walk(text):
         if header:
-            positions.setdefault(".".join(prefix), (lineno, line.index(header.group(2)) + 1))
+            place = (lineno, line.index(header.group(2)) + 1)
+            table = ".".join(prefix)
+            positions.setdefault(table, place)
+            if "[" in table:
+                positions.setdefault(unindexed(table), place)  # "evals": its first element
         elif assign:
             parts = prefix + _split_key(assign.group(2))
             positions.setdefault(".".join(parts), (lineno, len(assign.group(1)) + 1))

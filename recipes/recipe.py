@@ -6,8 +6,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from cookbook_tui.recipes.chz_schema import may_import_here
 from cookbook_tui.recipes.issues import RecipeError, RecipeIssue
 from cookbook_tui.recipes.paths import base_dir_for, resolve_data_path
+from cookbook_tui.recipes.resolve import resolve
 from cookbook_tui.recipes.schema import (
     COOKBOOK_WORKFLOW,
     DatasetSection,
@@ -23,7 +25,8 @@ from cookbook_tui.recipes.schema import (
     WarmupSection,
     warmup_ref_step,
 )
-from cookbook_tui.recipes.validate import check_recipe_text
+from cookbook_tui.recipes.syntax import parse_toml
+from cookbook_tui.recipes.validate import check_parsed
 
 _S = TypeVar("_S", bound=Section)
 
@@ -95,19 +98,19 @@ class Recipe:
 
     @property
     def renderer(self) -> str:
-        """[model].renderer as validated: when the recipe leaves it out, the validator fills in
-        tinker_cookbook.model_info's choice (or reports an error)."""
+        """[model].renderer as resolved: when the recipe leaves it out, resolve() fills in
+        tinker_cookbook.model_info's choice (the validator reports a model it has none for)."""
         renderer = self.model.renderer
-        assert renderer is not None, "recipe_from_text resolves model.renderer"
+        assert renderer is not None, "resolve() fills in model.renderer"
         return renderer
 
     @property
     def renderer_name(self) -> str | None:
-        """The renderer the run used: model.renderer (defaulted from model_info by the
-        validator), or an entry module's [config].renderer_name, else model_info's choice."""
+        """The renderer the run used: model.renderer (defaulted from model_info by resolve()),
+        or an entry module's [config].renderer_name, else model_info's choice."""
         if not self.is_entry_module:
             return self.model.renderer
-        from cookbook_tui.recipes.validate import recommended_renderer
+        from cookbook_tui.recipes.defaults import recommended_renderer
 
         return self.cookbook_fields.get("renderer_name") or recommended_renderer(self.model_name)
 
@@ -151,15 +154,6 @@ class Recipe:
         return replace(self, settings=self.settings.model_copy(update={"backend": backend}))
 
 
-def _settings(resolved: dict[str, Any]) -> RecipeSettings:
-    """The validator's resolved dict (checked: no errors) as the typed model; sections of other
-    workflows keep their defaults, and [warmup] is absent unless the recipe has one."""
-    values = {key: value for key, value in resolved.items() if key in RecipeSettings.model_fields}
-    if not (values.get("warmup") or {}).get("path"):
-        values.pop("warmup", None)
-    return RecipeSettings.model_validate(values)
-
-
 def recipe_from_text(
     text: str,
     source: str = "<recipe>",
@@ -169,7 +163,8 @@ def recipe_from_text(
     environ: dict[str, str] | None = None,
     base_dir: Path | None = None,
 ) -> Recipe:
-    """Validate and build a Recipe; raises RecipeError when any error is found.
+    """Validate (`check_text`'s checks, with `deep` `check_deep`'s) and resolve into a Recipe;
+    raises RecipeError when any error is found.
 
     `backend` overrides the recipe's own (the CLI's --backend) before the backend checks run;
     `base_dir` is where relative data paths resolve (default: the recipe file's folder).
@@ -177,19 +172,22 @@ def recipe_from_text(
     if backend is not None:
         text = _override_backend(text, backend)
     base = base_dir if base_dir is not None else base_dir_for(source)
-    issues, resolved = check_recipe_text(text, source, deep=deep, environ=environ, base_dir=base)
-    if resolved is None or any(i.is_error for i in issues):
+    data = parse_toml(text, source)
+    if isinstance(data, RecipeIssue):
+        raise RecipeError([data])
+    issues = check_parsed(data, text, source, deep=deep, environ=environ, base_dir=base)
+    if any(i.is_error for i in issues):
         raise RecipeError(issues)
+    settings, entry_model = resolve(data, in_process=deep or may_import_here())
     path = Path(source) if not source.startswith("<") else None
-    name = resolved.get("name") or (path.stem if path else "recipe")
     return Recipe(
-        name=name,
+        name=settings.name or (path.stem if path else "recipe"),
         path=path,
         text=text,
-        settings=_settings(resolved),
+        settings=settings,
         base_dir=base,
-        warnings=[i for i in issues if not i.is_error],
-        entry_model=resolved.get("entry_model"),
+        warnings=issues,
+        entry_model=entry_model,
     )
 
 

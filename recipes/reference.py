@@ -13,15 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cookbook_tui.recipes.schema import (
-    COOKBOOK_WORKFLOW,
-    CURATED_WORKFLOWS,
-    FREE_TABLES,
-    SECTIONS,
-    TOP_LEVEL,
-    KeySpec,
-    RecipeSettings,
-)
+from cookbook_tui.recipes.schema import COOKBOOK_WORKFLOW, FORMAT
+from cookbook_tui.recipes.spec import KeySpec, RecipeFormat
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 README_BEGIN = "<!-- recipe keys: generated from recipes/schema.py by `cookbook-tui schema --markdown`; do not edit -->"
@@ -51,31 +44,35 @@ def _for_toml(node: Any, in_properties: bool = False) -> Any:
     return out
 
 
-def _applies(workflows: tuple[str, ...]) -> str:
+def _applies(workflows: tuple[str, ...], fmt: RecipeFormat) -> str:
     """" (workflow dpo)" for a section some workflows take; nothing for one every curated one takes."""
-    return "" if workflows == CURATED_WORKFLOWS else f" (workflow {', '.join(workflows)})"
+    return "" if workflows == fmt.workflows else f" (workflow {', '.join(workflows)})"
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema(fmt: RecipeFormat = FORMAT) -> dict[str, Any]:
     """The recipe format as a JSON Schema (draft 2020-12)."""
-    schema = _for_toml(RecipeSettings.model_json_schema())
-    for name, spec in SECTIONS.items():
+    schema = _for_toml(fmt.root.model_json_schema())
+    for name, spec in fmt.sections.items():
         prop = schema["properties"][name]
         prop.pop("default", None)  # a section's defaults are its keys' defaults
-        prop["description"] = spec.doc + _applies(spec.workflows)
+        prop["description"] = spec.doc + _applies(spec.workflows, fmt)
+        definition = schema["$defs"][spec.model.__name__]["properties"]
+        for key, key_spec in spec.fields.items():
+            if key_spec.doc:
+                definition[key]["description"] = key_spec.doc  # with the workflows that read it
     for definition in schema.get("$defs", {}).values():
         for prop in definition.get("properties", {}).values():
             prop.pop("title", None)
     for prop in schema["properties"].values():
         prop.pop("title", None)
-    return {"$schema": JSON_SCHEMA_DIALECT, **schema, "title": "cookbook-tui recipe", "allOf": _workflow_rules()}
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema, "title": "cookbook-tui recipe", "allOf": _workflow_rules(fmt)}
 
 
-def _workflow_rules() -> list[dict[str, Any]]:
+def _workflow_rules(fmt: RecipeFormat) -> list[dict[str, Any]]:
     """What the validator checks per workflow, for an editor to flag too: a table only where its
     workflow takes it, and `entry` for workflow "cookbook"."""
-    tables = {name: spec.workflows for name, spec in SECTIONS.items()}
-    tables.update({name: workflows for name, (_, workflows) in FREE_TABLES.items()})
+    tables = {name: spec.workflows for name, spec in fmt.sections.items()}
+    tables.update({name: workflows for name, (_, workflows) in fmt.free_tables.items()})
     rules: list[dict[str, Any]] = [
         {
             "if": {"properties": {"workflow": {"not": {"enum": list(workflows)}}}, "required": ["workflow"]},
@@ -83,8 +80,9 @@ def _workflow_rules() -> list[dict[str, Any]]:
         }
         for name, workflows in tables.items()
     ]
-    cookbook = {"properties": {"workflow": {"const": COOKBOOK_WORKFLOW}}, "required": ["workflow"]}
-    rules.append({"if": cookbook, "then": {"required": ["entry"]}, "else": {"not": {"required": ["entry"]}}})
+    if "entry" in fmt.top:
+        cookbook = {"properties": {"workflow": {"const": COOKBOOK_WORKFLOW}}, "required": ["workflow"]}
+        rules.append({"if": cookbook, "then": {"required": ["entry"]}, "else": {"not": {"required": ["entry"]}}})
     return rules
 
 
@@ -113,13 +111,15 @@ def _rows(fields: dict[str, KeySpec]) -> list[str]:
     return rows
 
 
-def markdown_reference() -> str:
-    """Every key of the format as Markdown tables: the top level, then each section."""
-    lines = [README_BEGIN, "", "Top level:", "", *_rows(TOP_LEVEL)]
-    for name, section in SECTIONS.items():
-        lines += ["", f"`[{name}]`{_applies(section.workflows)}: {_cell(section.doc)}.", "", *_rows(section.fields)]
-    for name, (doc, workflows) in FREE_TABLES.items():
-        lines += ["", f"`[{name}]`{_applies(workflows)}: {doc}; checked against the installed class."]
+def markdown_reference(fmt: RecipeFormat = FORMAT) -> str:
+    """Every key of the format as Markdown tables: the top level, then each section (an array of
+    tables as `[[name]]`: each element has the keys listed)."""
+    lines = [README_BEGIN, "", "Top level:", "", *_rows(fmt.top)]
+    for name, section in fmt.sections.items():
+        header = f"`[[{name}]]` (any number)" if section.many else f"`[{name}]`"
+        lines += ["", f"{header}{_applies(section.workflows, fmt)}: {_cell(section.doc)}.", "", *_rows(section.fields)]
+    for name, (doc, workflows) in fmt.free_tables.items():
+        lines += ["", f"`[{name}]`{_applies(workflows, fmt)}: {doc}; checked against the installed class."]
     return "\n".join([*lines, "", README_END])
 
 

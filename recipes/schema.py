@@ -13,12 +13,12 @@ modules do that mapping.
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-import annotated_types
 from pydantic import BaseModel, ConfigDict, Field
+
+from cookbook_tui.recipes.spec import DataPath, FreeTable, KeySpec, OnlyFor, format_of
 
 # The curated workflows: our sections map onto the cookbook loop's Config (runners/workflows).
 CuratedWorkflow = Literal["sl", "rl", "dpo", "distill", "multiturn_rl"]
@@ -146,6 +146,11 @@ def warmup_ref_step(value: object) -> int | None | bool:
 # What a `cookbook` recipe's entry module defines and parses in its `__main__`.
 ENTRY_CONFIG_CLASS = "CLIConfig"
 
+
+def entry_target(entry: str) -> str:
+    """The chz class a workflow "cookbook" entry module parses: `module:CLIConfig`."""
+    return f"{entry}:{ENTRY_CONFIG_CLASS}"
+
 # The runner supplies these to an entry module's CLIConfig (when the class has them).
 RUN_DIR_FIELD = "log_path"
 RUNNER_FIELDS: dict[str, str] = {
@@ -218,18 +223,8 @@ COOKBOOK_CONFIGS: dict[str, CookbookConfig] = {
 # Each section is a model whose docstring is its doc and whose `WORKFLOWS` are those it applies
 # to; each key a pydantic field (type, default, range as ge/gt/le, doc as description). A key
 # written without a default is required; `Literal` types are its choices; a `Literal` beside a
-# number (`float | Literal["auto"]`) adds words accepted besides a number.
-
-
-class DataPath:
-    """Marks a key whose value is a data file (relative to the recipe, or bundled:NAME)."""
-
-
-class FreeTable:
-    """Marks a table whose keys are a chz class's fields (recipes/chz_schema.py), not ours."""
-
-    def __init__(self, workflows: tuple[str, ...]):
-        self.workflows = workflows
+# number (`float | Literal["auto"]`) adds words accepted besides a number; `OnlyFor(...)` names
+# the workflows that read a key its section's other workflows ignore. recipes/spec.py reads them.
 
 
 class Section(BaseModel):
@@ -289,6 +284,12 @@ class RolloutsSection(Section):
     temperature: float = Field(default=1.0, gt=0, description="sampling temperature")
 
 
+# The supervised loops (sl, dpo) and the sampling ones (rl, distill, multiturn_rl) read different
+# [training] keys (runners/workflows: supervised_fields, rollout_fields).
+_SUPERVISED_ONLY = OnlyFor("sl", "dpo")
+_ROLLOUTS_ONLY = OnlyFor(*ROLLOUT_WORKFLOWS)
+
+
 class TrainingSection(Section):
     """optimisation and cadence"""
 
@@ -296,19 +297,20 @@ class TrainingSection(Section):
         default=1e-4,
         description="peak Adam learning rate, or \"auto\": tinker_cookbook.hyperparam_utils.get_lr for the model (LoRA)",
     )
-    lr_schedule: LrSchedule = Field(default="linear", description="learning-rate schedule (sl, dpo)")
-    num_epochs: int = Field(default=1, ge=1, description="passes over the data (sl, dpo)")
+    lr_schedule: Annotated[LrSchedule, _SUPERVISED_ONLY] = Field(default="linear", description="learning-rate schedule")
+    num_epochs: Annotated[int, _SUPERVISED_ONLY] = Field(default=1, ge=1, description="passes over the data")
     max_steps: int | None = Field(default=None, ge=1, description="stop after this many steps")
     save_every: int = Field(default=20, ge=0, description="checkpoint every N steps (0: final only)")
     eval_every: int = Field(default=10, ge=0, description="evaluate every N steps (0: never)")
-    loss: RlLoss = Field(default="importance_sampling", description="RL loss")
-    kl_penalty: float | None = Field(default=None, ge=0, description="KL penalty coefficient (rl: toward the base model; distill: toward the teacher)"
+    loss: Annotated[RlLoss, _ROLLOUTS_ONLY] = Field(default="importance_sampling", description="RL loss")
+    kl_penalty: Annotated[float | None, _ROLLOUTS_ONLY] = Field(
+        default=None, ge=0, description="KL penalty coefficient: toward the base model (rl) or the teacher (distill)"
     )
-    kl_discount: float = Field(default=0.0, ge=0, le=1, description="discount for future KL terms")
-    num_substeps: int = Field(default=1, ge=1, description="optimizer steps per RL batch")
-    adam_beta1: float = Field(default=0.9, ge=0, le=1, description="Adam beta1")
-    adam_beta2: float = Field(default=0.95, ge=0, le=1, description="Adam beta2")
-    adam_eps: float = Field(default=1e-8, gt=0, description="Adam epsilon")
+    kl_discount: Annotated[float, _ROLLOUTS_ONLY] = Field(default=0.0, ge=0, le=1, description="discount for future KL terms")
+    num_substeps: Annotated[int, _ROLLOUTS_ONLY] = Field(default=1, ge=1, description="optimizer steps per RL batch")
+    adam_beta1: Annotated[float, _SUPERVISED_ONLY] = Field(default=0.9, ge=0, le=1, description="Adam beta1")
+    adam_beta2: Annotated[float, _SUPERVISED_ONLY] = Field(default=0.95, ge=0, le=1, description="Adam beta2")
+    adam_eps: Annotated[float, _SUPERVISED_ONLY] = Field(default=1e-8, gt=0, description="Adam epsilon")
 
 
 class DpoSection(Section):
@@ -381,104 +383,11 @@ class RecipeSettings(BaseModel):
 
 # --- what the validator, the editor and the reference read: tables derived from the models ---
 
-
-@dataclass(frozen=True)
-class KeySpec:
-    """One key as the validator checks it: `kind` is str | int | float | bool | table."""
-
-    kind: str
-    doc: str
-    default: object = None
-    required: bool = False
-    choices: tuple[str, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: bool = False
-    is_path: bool = False
-    # Words accepted besides a value of `kind` ("auto": the cookbook picks the value).
-    words: tuple[str, ...] = ()
-
-    @property
-    def bounds(self) -> str:
-        """The range as the README and F3 show it: " ≥ 1, ≤ 1024", " > 0", or ""."""
-        low = f" {'>' if self.exclusive_minimum else '≥'} {self.minimum:g}" if self.minimum is not None else ""
-        high = f"{',' if low else ''} ≤ {self.maximum:g}" if self.maximum is not None else ""
-        return low + high
+FORMAT = format_of(RecipeSettings, CURATED_WORKFLOWS)
+TOP_LEVEL, SECTIONS, FREE_TABLES = FORMAT.top, FORMAT.sections, FORMAT.free_tables
 
 
-@dataclass(frozen=True)
-class SectionSpec:
-    doc: str
-    fields: dict[str, KeySpec]
-    workflows: tuple[str, ...] = CURATED_WORKFLOWS
-    model: type[Section] = Section
-
-
-_KINDS: dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool", dict: "table"}
-
-
-def _is_union(annotation: Any) -> bool:
-    return get_origin(annotation) in (Union, types.UnionType)
-
-
-def _key_spec(info: Any) -> KeySpec:
-    """A pydantic field as a KeySpec: None in a union means optional, a Literal its choices (or,
-    beside a number, words), annotated_types bounds its range."""
-    metadata = list(info.metadata)
-    kind, choices, words = None, None, ()
-    annotation = info.annotation
-    parts = [a for a in get_args(annotation) if a is not type(None)] if _is_union(annotation) else [annotation]
-    for part in parts:
-        if get_origin(part) is Annotated:
-            part, *extra = get_args(part)
-            metadata += [m for e in extra for m in getattr(e, "metadata", [e])]
-        if get_origin(part) is Literal:
-            if kind is None and len(parts) == 1:
-                kind, choices = "str", tuple(get_args(part))
-            else:
-                words = tuple(get_args(part))
-            continue
-        kind = _KINDS[get_origin(part) or part]
-    bounds = {type(m): m for m in metadata}
-    ge, gt, le = bounds.get(annotated_types.Ge), bounds.get(annotated_types.Gt), bounds.get(annotated_types.Le)
-    default = info.get_default(call_default_factory=True) if not info.is_required() else None
-    return KeySpec(
-        kind=kind or "str",
-        doc=info.description or "",
-        default=default,
-        required=info.is_required(),
-        choices=choices,
-        minimum=gt.gt if gt is not None else ge.ge if ge is not None else None,
-        maximum=le.le if le is not None else None,
-        exclusive_minimum=gt is not None,
-        is_path=any(isinstance(m, DataPath) for m in metadata),
-        words=words,
-    )
-
-
-def _section_model(info: Any) -> type[Section] | None:
-    annotation = info.annotation
-    for part in get_args(annotation) if _is_union(annotation) else (annotation,):
-        if isinstance(part, type) and issubclass(part, Section):
-            return part
-    return None
-
-
-def _derive() -> tuple[dict[str, KeySpec], dict[str, SectionSpec], dict[str, tuple[str, tuple[str, ...]]]]:
-    top: dict[str, KeySpec] = {}
-    sections: dict[str, SectionSpec] = {}
-    free: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for name, info in RecipeSettings.model_fields.items():
-        section = _section_model(info)
-        marker = next((m for m in info.metadata if isinstance(m, FreeTable)), None)
-        if section is not None:
-            fields = {key: _key_spec(sub) for key, sub in section.model_fields.items()}
-            sections[name] = SectionSpec((section.__doc__ or "").strip(), fields, section.WORKFLOWS, section)
-        elif marker is not None:
-            free[name] = (info.description or "", marker.workflows)
-        else:
-            top[name] = _key_spec(info)
-    return top, sections, free
-
-
-TOP_LEVEL, SECTIONS, FREE_TABLES = _derive()
+def key_spec(dotted: str) -> KeySpec | None:
+    """A recipe key's spec by its dotted name ("training.learning_rate"), for a section whose
+    values are other keys' values (a sweep's lists)."""
+    return FORMAT.key_spec(dotted)

@@ -14,8 +14,8 @@ from pathlib import Path
 from rich.console import Console
 
 from cookbook_tui.recipes import Recipe, RecipeError, load_recipe
+from cookbook_tui.recipes.backend_checks import MISSING_KEY_MESSAGE
 from cookbook_tui.recipes.issues import RecipeIssue
-from cookbook_tui.recipes.validate import MISSING_KEY_MESSAGE
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 

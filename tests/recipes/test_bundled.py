@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cookbook_tui.recipes import list_recipes, load_recipe, validate_recipe_text
+from cookbook_tui.recipes import check_deep, check_text, list_recipes, load_recipe
 from cookbook_tui.recipes.data_gen import GENERATORS, render
 from cookbook_tui.recipes.paths import BUNDLED_DIR, DATA_DIR
 from cookbook_tui.recipes.schema import RENDERERS
@@ -49,7 +49,7 @@ def test_remote_recipes_validate_offline_with_a_warning_not_a_hang(path: Path, m
     monkeypatch.setenv("TINKER_API_KEY", "tml-test")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     started = time.monotonic()
-    issues = validate_recipe_text(path.read_text(), str(path), deep=True)
+    issues = check_deep(path.read_text(), str(path))
     assert time.monotonic() - started < 10  # a generous bound on "answers at once"; the real check is the next line
     assert all(i.severity == "warning" for i in issues), [str(i) for i in issues]
     assert any("hub" in i.message.lower() for i in issues)
@@ -59,7 +59,7 @@ def test_remote_recipes_without_the_key_warn(monkeypatch: pytest.MonkeyPatch) ->
     # The recipe is fine; the environment is not ready to run it (--run refuses: tests/runners).
     monkeypatch.delenv("TINKER_API_KEY", raising=False)
     path = BUNDLED_DIR / "chat-sft-no-robots.toml"
-    issues = validate_recipe_text(path.read_text(), str(path))
+    issues = check_text(path.read_text(), str(path))
     assert [(i.field, i.severity) for i in issues] == [("backend", "warning")]
 
 

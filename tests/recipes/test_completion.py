@@ -15,7 +15,8 @@ def labels(row: int, column: int, text: str = TEXT) -> list[str]:
 
 
 def test_keys_of_the_table_under_the_cursor_that_start_with_the_word() -> None:
-    assert labels(5, 1) == [k for k in SECTIONS["training"].fields if k.startswith("l")]
+    # TEXT is an rl recipe: [training]'s keys that rl reads (lr_schedule is sl's and dpo's)
+    assert labels(5, 1) == [k for k, spec in SECTIONS["training"].fields.items() if k.startswith("l") and spec.used_by("rl")]
     found = completions(TEXT, 5, 1)
     assert found is not None and (found.column, found.end) == (0, 1)
     assert found.candidates[0].insert == "learning_rate = " and "learning rate" in found.candidates[0].doc
@@ -49,3 +50,12 @@ def test_cookbook_keys_come_from_the_chz_config_less_those_our_sections_set() ->
     assert labels(2, 3, 'workflow = "rl"\n[cookbook.async_config]\nmax\n') == ["max_steps_off_policy"]
     offered = labels(2, 0, 'workflow = "rl"\n[cookbook]\n\n')
     assert "compute_post_kl" in offered and "learning_rate" not in offered  # [training] sets that one
+
+
+def test_keys_the_workflow_ignores_are_not_offered() -> None:
+    sl = 'workflow = "sl"\n[training]\n\n'
+    offered = labels(2, 0, sl)
+    assert "loss" not in offered and "kl_penalty" not in offered  # rl, distill, multiturn_rl read them
+    assert "lr_schedule" in offered and "learning_rate" in offered
+    rl = labels(2, 0, sl.replace('"sl"', '"rl"'))
+    assert "loss" in rl and "kl_penalty" in rl and "lr_schedule" not in rl

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cookbook_tui.recipes import RecipeIssue, chz_schema, recipe_from_text, validate_recipe_text
+from cookbook_tui.recipes import RecipeIssue, check_deep, check_text, chz_schema, recipe_from_text
 from cookbook_tui.recipes.schema import COOKBOOK_CONFIGS
 
 RL = """\
@@ -48,8 +48,9 @@ num_minibatches = 2
 """
 
 
-def errors(text: str, **kw) -> list[RecipeIssue]:
-    return [i for i in validate_recipe_text(text, "r.toml", **kw) if i.is_error]
+def errors(text: str, deep: bool = False, **kw) -> list[RecipeIssue]:
+    check = check_deep if deep else check_text
+    return [i for i in check(text, "r.toml", **kw) if i.is_error]
 
 
 def only(text: str, **kw) -> RecipeIssue:
@@ -144,7 +145,7 @@ def test_entry_that_cannot_be_imported_is_named() -> None:
 def test_entry_default_model_is_checked_for_the_local_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     # math_rl's CLIConfig defaults to a hub model: offline and uncached, the local engine can't load it.
     text = ENTRY.replace('model_name = "cookbook-tui/tiny-chat"\n', "")
-    issues = [i for i in validate_recipe_text(text, "r.toml", deep=True) if i.is_error]
+    issues = [i for i in check_deep(text, "r.toml") if i.is_error]
     assert [i.field for i in issues] == ["entry"] and "Qwen/" in issues[0].message
 
 
@@ -161,7 +162,7 @@ def test_wandb_project_without_a_tracker_names_the_install(monkeypatch: pytest.M
 def test_missing_tinker_key_is_a_warning_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TINKER_API_KEY", raising=False)
     text = 'backend = "tinker"\n' + ENTRY
-    issues = validate_recipe_text(text, "r.toml")
+    issues = check_text(text, "r.toml")
     assert [(i.field, i.severity) for i in issues] == [("backend", "warning")]
     assert "TINKER_API_KEY" in issues[0].message
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cookbook_tui.cli.main import main as cli_main
-from cookbook_tui.recipes import validate_recipe_text
+from cookbook_tui.recipes import check_text
 from cookbook_tui.recipes.paths import BUNDLED_DIR
 from cookbook_tui.recipes.reference import json_schema, markdown_reference, readme_reference
 from cookbook_tui.recipes.schema import FREE_TABLES, SECTIONS, TOP_LEVEL
@@ -58,7 +58,7 @@ def test_json_schema_has_the_models_keys_and_types() -> None:
 def test_one_declared_bound_reaches_validator_schema_and_reference() -> None:
     # [model].lora_rank is declared once as le=1024.
     assert _properties(json_schema(), "model")["properties"]["lora_rank"]["maximum"] == 1024
-    issues = validate_recipe_text('workflow = "sl"\n[model]\nname = "m"\nlora_rank = 2048\n', "r.toml")
+    issues = check_text('workflow = "sl"\n[model]\nname = "m"\nlora_rank = 2048\n', "r.toml")
     assert any(i.field == "model.lora_rank" and "must be <= 1024, got 2048" in i.message for i in issues)
     assert "| `lora_rank` | integer ≥ 1, ≤ 1024 | `32` | LoRA rank |" in markdown_reference()
 
@@ -88,7 +88,7 @@ def test_every_bundled_recipe_is_valid_against_the_json_schema(path: Path) -> No
     ],
 )
 def test_the_json_schema_refuses_what_the_validator_refuses(toml: str, where: str) -> None:
-    assert any(i.is_error for i in validate_recipe_text(toml, "r.toml"))
+    assert any(i.is_error for i in check_text(toml, "r.toml"))
     with pytest.raises(jsonschema.ValidationError, match=where):
         jsonschema.Draft202012Validator(json_schema()).validate(tomllib.loads(toml))
 

@@ -1,4 +1,4 @@
-"""validate_recipe_text: every problem named with its place, field and value."""
+"""check_text and check_deep: every problem named with its place, field and value."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cookbook_tui.recipes import RecipeError, RecipeIssue, load_recipe, recipe_from_text, validate_recipe_text
+from cookbook_tui.recipes import RecipeError, RecipeIssue, check_deep, check_text, load_recipe, recipe_from_text
 from cookbook_tui.recipes.locate import key_positions
 
 GOOD = """\
@@ -26,17 +26,18 @@ max_steps = 5
 """
 
 
-def errors(text: str, **kw) -> list[RecipeIssue]:
-    return [i for i in validate_recipe_text(text, "r.toml", **kw) if i.is_error]
+def errors(text: str, deep: bool = False, **kw) -> list[RecipeIssue]:
+    check = check_deep if deep else check_text
+    return [i for i in check(text, "r.toml", **kw) if i.is_error]
 
 
 def test_good_recipe_has_no_issues() -> None:
-    assert validate_recipe_text(GOOD, "r.toml") == []
+    assert check_text(GOOD, "r.toml") == []
 
 
 def test_syntax_error_has_line_and_column() -> None:
     text = GOOD.replace("batch_size = 8", "batch_size = ")
-    [issue] = validate_recipe_text(text, "r.toml")
+    [issue] = check_text(text, "r.toml")
     assert (issue.line, issue.field) == (9, "syntax")
     assert issue.column is not None
     assert str(issue).startswith("r.toml:9:")
@@ -48,7 +49,7 @@ def test_syntax_error_has_line_and_column() -> None:
 ])
 def test_an_unterminated_string_is_called_that_at_its_opening_quote(broken: str, column: int) -> None:
     text = GOOD.replace('renderer = "qwen3_instruct"', broken)
-    [issue] = validate_recipe_text(text, "r.toml")
+    [issue] = check_text(text, "r.toml")
     assert (issue.line, issue.column, issue.field) == (5, column, "syntax")
     assert "unterminated string" in issue.message and "illegal character" not in issue.message
 
@@ -98,7 +99,7 @@ def test_section_for_another_workflow() -> None:
 def test_missing_local_file(tmp_path: Path) -> None:
     recipe = tmp_path / "r.toml"
     text = GOOD.replace("bundled:arithmetic_chat.jsonl", "data/missing.jsonl")
-    [issue] = [i for i in validate_recipe_text(text, str(recipe)) if i.is_error]
+    [issue] = [i for i in check_text(text, str(recipe)) if i.is_error]
     assert issue.field == "dataset.path"
     assert f"file not found: {tmp_path / 'data' / 'missing.jsonl'}" in issue.message
 
@@ -106,16 +107,16 @@ def test_missing_local_file(tmp_path: Path) -> None:
 def test_data_file_with_wrong_rows_names_its_line(tmp_path: Path) -> None:
     (tmp_path / "d.jsonl").write_text('{"messages": []}\n{"text": "x"}\n')
     text = GOOD.replace("bundled:arithmetic_chat.jsonl", "d.jsonl")
-    [issue] = [i for i in validate_recipe_text(text, str(tmp_path / "r.toml")) if i.is_error]
+    [issue] = [i for i in check_text(text, str(tmp_path / "r.toml")) if i.is_error]
     assert f"{tmp_path / 'd.jsonl'}:2:" in issue.message and '"messages"' in issue.message
 
 
 def test_tinker_backend_without_an_api_key_is_a_warning() -> None:
     # The recipe is right; only running it needs the key (--run exits 2: tests/runners).
     text = 'backend = "tinker"\n' + GOOD
-    [issue] = validate_recipe_text(text, "r.toml", environ={})
+    [issue] = check_text(text, "r.toml", environ={})
     assert issue.field == "backend" and "TINKER_API_KEY" in issue.message and issue.severity == "warning"
-    assert validate_recipe_text(text, "r.toml", environ={"TINKER_API_KEY": "tml-x"}) == []
+    assert check_text(text, "r.toml", environ={"TINKER_API_KEY": "tml-x"}) == []
 
 
 def test_dataset_needs_exactly_one_source() -> None:
@@ -148,8 +149,35 @@ def test_warmup_reference_needs_a_warmup_section() -> None:
     assert issue.field == "model.load_checkpoint" and "no [warmup]" in issue.message
 
 
+def test_a_value_of_the_wrong_type_is_one_error_not_a_crash() -> None:
+    [issue] = errors(GOOD.replace('path = "bundled:arithmetic_chat.jsonl"', "path = 5"))
+    assert str(issue) == "r.toml:8:8: dataset.path: must be a string, got 5"
+    [issue] = errors(GOOD.replace('renderer = "qwen3_instruct"', 'renderer = "qwen3_instruct"\nload_checkpoint = 3'))
+    assert str(issue) == "r.toml:6:19: model.load_checkpoint: must be a string, got 3"
+
+
+def test_model_info_failing_otherwise_than_not_knowing_the_model_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinker_cookbook import model_info
+
+    def broken(name: str) -> str:
+        raise RuntimeError("the table did not load")
+
+    monkeypatch.setattr(model_info, "get_recommended_renderer_name", broken)
+    [issue] = errors(GOOD.replace('renderer = "qwen3_instruct"\n', "").replace("cookbook-tui/tiny-chat", "Qwen/Qwen3-8B"))
+    assert issue.field == "model.renderer"
+    assert issue.message == "cannot ask tinker_cookbook.model_info for 'Qwen/Qwen3-8B''s renderer: RuntimeError: the table did not load"
+
+
+def test_a_key_the_workflow_ignores_is_a_warning_not_an_error() -> None:
+    issues = check_text(GOOD.replace("max_steps = 5", 'max_steps = 5\nloss = "importance_sampling"'), "r.toml")
+    assert [str(i) for i in issues] == [
+        'r.toml:14:1: training.loss: warning: not used by workflow "sl" (only rl, distill, multiturn_rl)'
+    ]
+    assert recipe_from_text(GOOD.replace("max_steps = 5", "max_steps = 5\nkl_penalty = 0.1"), "r.toml").warnings
+
+
 def test_unused_warmup_is_a_warning() -> None:
-    issues = validate_recipe_text(GOOD + '\n[warmup]\npath = "bundled:arithmetic_chat.jsonl"\n', "r.toml")
+    issues = check_text(GOOD + '\n[warmup]\npath = "bundled:arithmetic_chat.jsonl"\n', "r.toml")
     assert [i.severity for i in issues] == ["warning"]
     assert "warning: is never used" in str(issues[0])
 

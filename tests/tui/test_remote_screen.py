@@ -92,10 +92,10 @@ async def test_unreachable_server_is_said_on_screen(tmp_path: Path) -> None:
 
 
 def test_recipe_from_a_checkpoint_validates(tmp_path: Path) -> None:
-    from cookbook_tui.recipes import validate_recipe_text
+    from cookbook_tui.recipes import check_text
     from cookbook_tui.recipes.from_checkpoint import recipe_from_checkpoint
 
     entry = recipe_from_checkpoint("tinker://r:train:0/weights/000005", TINY, None, tmp_path)
     (tmp_path / "conversations.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n')
-    errors = [i for i in validate_recipe_text(entry.path.read_text(), source=str(entry.path)) if i.is_error]
+    errors = [i for i in check_text(entry.path.read_text(), source=str(entry.path)) if i.is_error]
     assert [str(e) for e in errors if "TINKER_API_KEY" not in str(e)] == []

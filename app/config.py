@@ -108,3 +108,5 @@ class AppConfig:
     bell: bool = field(default_factory=lambda: os.environ.get("COOKBOOK_TUI_BELL", "1") not in ("0", "false", "no"))
     # Extra environment for launched runs (tests point them at a private data dir).
     run_env: dict[str, str] = field(default_factory=dict)
+    # Chart layouts saved per kind of run (monitor/layouts.py).
+    layouts_file: Path = field(default_factory=lambda: user_config_dir() / "layouts.toml")

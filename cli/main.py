@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "cookbook_tui.cli.recipe_commands",
     "cookbook_tui.cli.serve",
     "cookbook_tui.cli.runs",
+    "cookbook_tui.cli.export",
     "cookbook_tui.cli.remote",
     "cookbook_tui.cli.tui",
 )

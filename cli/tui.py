@@ -24,18 +24,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=lambda args: run_tui(compare_run_dirs=args.run_dirs))
 
 
+def run_dir_problem(run_dir: str) -> str | None:
+    """Why `run_dir` is not a run directory, naming it; None when it is one."""
+    from cookbook_tui.runners.rundir import RUN_DIR_MARKERS, is_run_dir
+
+    if not Path(run_dir).is_dir():
+        return f"{run_dir}: no such run directory"
+    if not is_run_dir(Path(run_dir)):
+        return f"{run_dir}: not a run directory (no {', '.join(RUN_DIR_MARKERS[:-1])} or {RUN_DIR_MARKERS[-1]})"
+    return None
+
+
 def compare_problem(run_dirs: list[str]) -> str | None:
     """Why these run dirs cannot be compared, in words that name the bad one; None if they can."""
     from cookbook_tui.monitor.run_compare import MAX_RUNS
-    from cookbook_tui.runners.rundir import RUN_DIR_MARKERS, is_run_dir
 
     if not 2 <= len(run_dirs) <= MAX_RUNS:
         return f"compare takes 2 to {MAX_RUNS} run directories, got {len(run_dirs)}"
     for run_dir in run_dirs:
-        if not Path(run_dir).is_dir():
-            return f"{run_dir}: no such run directory"
-        if not is_run_dir(Path(run_dir)):
-            return f"{run_dir}: not a run directory (no {', '.join(RUN_DIR_MARKERS[:-1])} or {RUN_DIR_MARKERS[-1]})"
+        if problem := run_dir_problem(run_dir):
+            return problem
     if len({Path(d).resolve() for d in run_dirs}) < len(run_dirs):
         return "the same run directory is named twice"
     return None

@@ -150,8 +150,9 @@ def x_bounds(series: Sequence[PlotSeries]) -> tuple[float, float] | None:
 
 
 def legend_lines(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line]:
-    """One line per series (last, min, max, and the value at the cursor), or one compact line of
-    last values when there are more series than lines."""
+    """One line per series (the value at the cursor, then last, min, max; each raw value with its
+    smoothed one beside it when smoothing is on), or one compact line of last values when there are
+    more series than lines. With the cursor on a series' last point its `last` is not repeated."""
     lines: list[Line] = []
     shown = [(one, _stats(one.values)) for one in series]
     if len(shown) > layout.max_legend_lines:
@@ -164,17 +165,32 @@ def legend_lines(series: Sequence[PlotSeries], layout: ChartLayout) -> list[Line
     for one, st in shown:
         label = one.label if len(one.label) <= 24 else one.label[:23] + "…"
         line = [("● ", f"bold {one.colour}"), (label, "")] if label else [("●", f"bold {one.colour}")]
-        if st is not None:
-            line += _stat_runs(st)
         value = _cursor_value(one, layout.cursor_step)
+        at = _cursor_index(one, layout.cursor_step)
         if layout.cursor_step is not None:
             ended = value is not None and len(one.steps) and layout.cursor_step > float(one.steps[-1])
             line += [(" @", "dim"), (f"{compact(value[0], 6)} " if value else "– ", "dim"),
                      (compact(value[1], 4) if value else "–", f"bold {one.colour}")]
+            if value is not None:
+                line += _smoothed_run(_smoothed_at(one, at), 4, one.colour)
             if ended:
                 line.append((" (its last step)", "dim"))
+        if st is not None:
+            line += _stat_runs(st, _smoothed_at(one, len(one.values) - 1), with_last=at != len(one.values) - 1)
         lines.append(line)
     return lines
+
+
+def _smoothed_at(one: PlotSeries, index: int | None) -> float | None:
+    """The smoothed value of point `index` (None without smoothing)."""
+    if one.smoothed is None or index is None or not 0 <= index < len(one.smoothed):
+        return None
+    return float(one.smoothed[index])
+
+
+def _smoothed_run(value: float | None, digits: int = 3, colour: str = "") -> Line:
+    """` ~0.512`: the smoothed value beside the raw one, as many digits."""
+    return [] if value is None else [(f" ~{compact(value, digits)}", colour)]
 
 
 def _stats(values: Sequence[float] | np.ndarray) -> SeriesStats | None:
@@ -185,9 +201,17 @@ def _stats(values: Sequence[float] | np.ndarray) -> SeriesStats | None:
     return SeriesStats(float(finite[-1]), float(finite.min()), float(finite.max()))
 
 
-def _stat_runs(st: SeriesStats) -> Line:
-    return [(" last ", "dim"), (compact(st.last), "bold"), (" min ", "dim"), (compact(st.low), ""),
-            (" max ", "dim"), (compact(st.high), "")]
+def _stat_runs(st: SeriesStats, smoothed_last: float | None = None, with_last: bool = True) -> Line:
+    last: Line = [(" last ", "dim"), (compact(st.last), "bold"), *_smoothed_run(smoothed_last)] if with_last else []
+    return [*last, (" min ", "dim"), (compact(st.low), ""), (" max ", "dim"), (compact(st.high), "")]
+
+
+def _cursor_index(one: PlotSeries, step: float | None) -> int | None:
+    """The index of the series' latest point at or before `step`."""
+    if step is None or not len(one.steps):
+        return None
+    index = int(np.searchsorted(np.asarray(one.steps), step, "right")) - 1
+    return index if index >= 0 else None
 
 
 def _cursor_value(one: PlotSeries, step: float | None) -> tuple[float, float] | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cookbook_tui.monitor.chart_canvas import PlotSeries
+from cookbook_tui.monitor.chart_merge import ChartMerges
 from cookbook_tui.monitor.chart_model import (
     ELAPSED_KEYS,
     SMOOTHING_MAX,
@@ -27,6 +28,7 @@ from cookbook_tui.monitor.chart_model import (
     map_steps,
     run_colour,
 )
+from cookbook_tui.monitor.distributions import Distribution
 
 Columns = dict[str, tuple[list[int], list[float]]]
 
@@ -44,6 +46,7 @@ class ChartRun:
     colour: str
     columns: Columns = field(default_factory=dict)
     workflow: str | None = None
+    distributions: dict[str, Distribution] = field(default_factory=dict)  # per-rollout values a step: heatmaps
     _ema: dict[str, EmaState] = field(default_factory=dict)
     _axes: dict[str, tuple[int, tuple[list[int], list[float]]]] = field(default_factory=dict)
     # numpy copies of the columns, grown by their new tail: a redraw never converts 100k points
@@ -80,6 +83,13 @@ class ChartRun:
             state.extend(steps[done:], values[done:])
         return state.out
 
+    def steps_of(self, key: str) -> Sequence[int]:
+        """The steps a metric, or a distribution, has in this run."""
+        if key in self.columns:
+            return self.columns[key][0]
+        dist = self.distributions.get(key)
+        return dist.steps if dist is not None else []
+
     def axis(self, mode: str) -> tuple[list[int], list[float]] | None:
         """The cumulative x axis for `mode` ("time": seconds from the step times the run logs;
         "tokens": tokens trained on), or None when the run logs neither."""
@@ -105,21 +115,32 @@ class GridModel:
     per_page: int = 4
     selected: int = 0  # index on the page
     cursor: float | None = None  # a step
+    # Follow mode (End, and a new run screen): the cursor stays on the newest step as rows arrive;
+    # any other cursor key leaves it.
+    follow: bool = False
     zoom: tuple[float, float] | None = None  # in steps
     zoom_mark: float | None = None
     smoothing: float = DEFAULT_SMOOTHING
     last_smoothing: float = DEFAULT_SMOOTHING
     x_axis: str = "step"
     log_y: set[str] = field(default_factory=set)
+    merges: ChartMerges = field(default_factory=ChartMerges)
+    marked: list[str] = field(default_factory=list)  # charts marked to merge (space), in order
     _pattern: re.Pattern[str] | None = None
 
     # ---- which charts
     def keys(self) -> list[str]:
+        """The charts, in order: one a metric, or one for each group of merged metrics."""
         present: dict[str, None] = {}
         for run in self.runs:
             present.update(dict.fromkeys(run.columns))
+            present.update(dict.fromkeys(run.distributions))
             self.order.update(run.workflow, list(run.columns))
-        return self.order.ordered(list(present), self._pattern)
+        charts = self.merges.apply(self.order.ordered(list(present)))
+        if self._pattern is not None:
+            pattern = self._pattern
+            charts = [chart for chart in charts if any(pattern.search(key) for key in self.merges.members(chart))]
+        return charts
 
     def page_count(self) -> int:
         return max(1, math.ceil(len(self.keys()) / max(self.per_page, 1)))
@@ -159,8 +180,54 @@ class GridModel:
             self.selected = min(max(target, 0), max(shown - 1, 0))
 
     def toggle_pin(self) -> bool | None:
-        key = self.selected_key()
-        return None if key is None else self.order.toggle_pin(key)
+        """Pin or unpin the selected chart (a merged chart: all its metrics together)."""
+        chart = self.selected_key()
+        if chart is None:
+            return None
+        members = self.merges.members(chart)
+        pin = not any(key in self.order.pinned for key in members)
+        for key in members:
+            if (key in self.order.pinned) != pin:
+                self.order.toggle_pin(key)
+        return pin
+
+    # ---- several metrics on one chart
+    def toggle_mark(self) -> bool:
+        """Mark or unmark the selected chart for merging; False for a distribution (a heatmap
+        has no line to share a chart with)."""
+        chart = self.selected_key()
+        if chart in self.marked:
+            self.marked.remove(chart)
+        elif chart is not None:
+            if self.heatmap_for(chart) is not None:
+                return False
+            self.marked.append(chart)
+        return True
+
+    def merge_or_split(self) -> str:
+        """`g`: merge the marked charts (two or more) into one; else split the selected merged chart."""
+        if len(self.marked) >= 2:
+            merged = self.merges.merge(self.marked)
+            self.marked = []
+            if merged is not None:
+                self.log_y.discard(merged)
+                self.select(merged)
+            return "merged"
+        chart = self.selected_key()
+        members = self.merges.split(chart) if chart is not None else None
+        if members is not None:
+            self.marked = []
+            self.select(members[0])
+            return "split"
+        return "mark two or more charts (space), then g merges them"
+
+    def select(self, chart: str) -> None:
+        """Put the page and the selection on `chart`."""
+        charts = self.keys()
+        if chart in charts:
+            index = charts.index(chart)
+            per_page = max(self.per_page, 1)
+            self.page_index, self.selected = index // per_page, index % per_page
 
     def toggle_log(self) -> None:
         key = self.selected_key()
@@ -191,11 +258,13 @@ class GridModel:
     # ---- the cursor (in steps) and zoom
     def _cursor_steps(self) -> Sequence[int]:
         """The steps the cursor visits: those of the selected chart's longest series."""
-        key = self.selected_key()
+        chart = self.selected_key()
         best: Sequence[int] = []
         for run in self.runs:
-            if key in run.columns and len(run.columns[key][0]) > len(best):
-                best = run.columns[key][0]
+            for key in self.merges.members(chart) if chart is not None else ():
+                steps = run.steps_of(key)
+                if len(steps) > len(best):
+                    best = steps
         return best
 
     def step_bounds(self) -> tuple[float, float] | None:
@@ -204,7 +273,28 @@ class GridModel:
         steps = self._cursor_steps()
         return (steps[0], steps[-1]) if steps else None
 
+    def newest_step(self) -> int | None:
+        bounds = self.all_steps()
+        return bounds[1] if bounds else None
+
+    def follow_newest(self) -> None:
+        """End: follow the newest step (a zoom fixes the range, so it goes)."""
+        self.follow = True
+        self.reset_zoom()
+        self.sync_follow()
+
+    def sync_follow(self) -> bool:
+        """New rows: a following cursor moves onto the newest step. True when it moved."""
+        if not self.follow:
+            return False
+        newest = self.newest_step()
+        if newest is None or newest == self.cursor:
+            return False
+        self.cursor = newest
+        return True
+
     def move_cursor(self, delta: int) -> None:
+        self.follow = False
         steps = self._cursor_steps()
         if not steps:
             return
@@ -223,6 +313,7 @@ class GridModel:
 
     def jump_cursor(self, fraction: float) -> None:
         """Move by a fraction of the visible step range (shift+arrows)."""
+        self.follow = False
         bounds = self.step_bounds()
         if bounds is None:
             return
@@ -237,14 +328,16 @@ class GridModel:
             index -= 1
         self.cursor = min(max(steps[index], bounds[0]), bounds[1])
 
-    def cursor_to_end(self, last: bool) -> None:
-        """Home/End: the first or last step in view."""
+    def cursor_to_start(self) -> None:
+        """Home: the first step in view."""
+        self.follow = False
         bounds = self.step_bounds()
         if bounds is not None:
-            self.cursor = bounds[1] if last else bounds[0]
+            self.cursor = bounds[0]
 
     def zoom_key(self) -> str:
         """`z` once marks the cursor's step; `z` again zooms to the marked range."""
+        self.follow = False
         if self.cursor is None:
             self.move_cursor(0)
         if self.zoom_mark is None:
@@ -293,15 +386,33 @@ class GridModel:
         positions = [x for run in self.runs if (axis := run.axis(self.x_axis)) for x in map_steps(list(steps), axis)]
         return (min(positions), max(positions)) if positions and max(positions) > min(positions) else None
 
-    def series_for(self, key: str) -> list[PlotSeries]:
+    def heatmap_for(self, chart: str) -> tuple[Distribution, np.ndarray, str] | None:
+        """A distribution chart's values (the first run that has them), their x positions and colour."""
+        for run in self.runs:
+            dist = run.distributions.get(chart)
+            if dist is not None and dist.steps:
+                return dist, self.x_of(run, np.asarray(dist.steps, dtype=float)), run.colour
+        return None
+
+    def series_for(self, chart: str) -> list[PlotSeries]:
+        """What a chart draws: one series a run, or for a merged chart one a run and metric, each
+        in its own colour and named by its metric."""
+        members = self.merges.members(chart)
+        merged = len(members) > 1
         out = []
         for run in self.runs:
-            column = run.columns.get(key)
-            if not column or not column[0]:
-                continue
-            steps, values = run.arrays(key)
-            smoothed = run.smoothed_array(key, self.smoothing) if self.smoothing > 0 and len(values) > 1 else None
-            out.append(PlotSeries(run.label, self.x_of(run, steps), steps, values, smoothed, run.colour))
+            for key in members:
+                column = run.columns.get(key)
+                if not column or not column[0]:
+                    continue
+                steps, values = run.arrays(key)
+                smoothed = run.smoothed_array(key, self.smoothing) if self.smoothing > 0 and len(values) > 1 else None
+                label, colour = run.label, run.colour
+                if merged:
+                    label = f"{run.label} {key}".strip()
+                    label = label if len(label) <= 24 else "…" + label[-23:]  # a metric's end says most
+                    colour = run_colour(self.runs.index(run) * len(members) + members.index(key))
+                out.append(PlotSeries(label, self.x_of(run, steps), steps, values, smoothed, colour))
         return out
 
 

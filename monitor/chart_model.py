@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # what bisect takes: a list, or the numpy arrays the chart gr
     from _typeshed import SupportsLenAndGetItem
 
 # Groups by prefix, in this order; unknown prefixes follow alphabetically, top-level keys come first.
-PREFIX_ORDER = ("", "env", "optim", "test", "samples", "engine", "progress", "time")
+PREFIX_ORDER = ("", "env", "rollouts", "optim", "test", "samples", "engine", "progress", "time", "system")
 # The x axes a chart can use, and the metrics each derives from (per-step values, summed).
 ELAPSED_KEYS = ("time/total", "time/step")
 TOKEN_KEYS = ("num_tokens", "num_loss_tokens")

@@ -56,6 +56,28 @@ def run_config(run_dir: Path) -> dict[str, Any]:
     return config
 
 
+class ConfigCache:
+    """Each run's `run_config`, read again only when its recipe.toml or config.json changes (the
+    runs list reads every run every two seconds)."""
+
+    def __init__(self) -> None:
+        self._configs: dict[Path, tuple[tuple[float, float], dict[str, Any]]] = {}
+
+    def get(self, run_dir: Path) -> dict[str, Any]:
+        stamp = (_mtime(run_dir / RECIPE_FILE), _mtime(run_dir / CONFIG_FILE))
+        cached = self._configs.get(run_dir)
+        if cached is None or cached[0] != stamp:
+            cached = self._configs[run_dir] = (stamp, run_config(run_dir))
+        return cached[1]
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
 def _is_noise(key: str, values: Sequence[Any], run_dirs: Sequence[Path]) -> bool:
     last = key.rsplit(".", 1)[-1].split(":", 1)[-1]
     if last in NOISE_KEYS:

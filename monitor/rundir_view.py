@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cookbook_tui.monitor.distributions import RolloutFiles
 from cookbook_tui.runners.alarms import Alarm, AlarmWatch, safe_thresholds, stall_alarm
 from cookbook_tui.runners.rundir import (
     CHECKPOINTS_FILE,
@@ -115,6 +116,8 @@ class RunWatch:
         self._samples_tail = JsonlTail(self.run_dir / SAMPLES_FILE)
         self._checkpoints_tail = JsonlTail(self.run_dir / CHECKPOINTS_FILE)
         self._log_tail = TextTail(self.run_dir / LOG_FILE)
+        self.rollouts = RolloutFiles(self.run_dir)  # the cookbook's per-rollout values, for heatmaps
+        self._rollouts_read = False
 
     def take_log_lines(self) -> list[str]:
         """The log lines read since the last call (they are not kept here)."""
@@ -133,6 +136,10 @@ class RunWatch:
         if rows or self._metrics_tail.reset:
             self.metrics.add_rows(rows)
             changed.add("metrics")
+        # an iteration's rollouts are written before its metrics row: look for them when rows come
+        if ("metrics" in changed or not self._rollouts_read) and self.rollouts.poll():
+            changed.add("rollouts")
+        self._rollouts_read = True
         rows = self._samples_tail.poll()
         if self._samples_tail.reset:
             self.samples.clear()

@@ -18,6 +18,7 @@ from cookbook_tui.recipes.schema import warmup_ref_step
 from cookbook_tui.runners import rundir, token_meter
 from cookbook_tui.runners.progress import MetricsFollower, Reporter
 from cookbook_tui.runners.rundir_resume import named_checkpoint, prepare_resume, resume_step
+from cookbook_tui.runners.system_meter import SystemMeter
 
 logger = logging.getLogger("cookbook_tui.run")
 
@@ -66,7 +67,8 @@ class Runner:
         token_meter.install(
             token_meter.TokenMeter(
                 token_meter.load_prices(self.recipe.model_name), token_meter.last_total_cost(*previous_logs)
-            )
+            ),
+            SystemMeter().take_row,
         )
         try:
             stage.run()

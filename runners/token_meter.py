@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import threading
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,8 @@ class TokenMeter:
 
 
 _installed: TokenMeter | None = None
+# Other keys each row gains where the cookbook logs it (system_meter's `system/*`).
+_row_sources: tuple[Callable[[], dict[str, float]], ...] = ()
 _inside = threading.local()  # forward_backward_custom may call forward_backward: count once
 
 
@@ -144,13 +147,14 @@ def _count_sampled(future: Any) -> Any:
     return future
 
 
-def install(meter: TokenMeter) -> TokenMeter:
-    """Count through `meter` from now on in this process (idempotent: the SDK is wrapped once)."""
-    global _installed
+def install(meter: TokenMeter, *row_sources: Callable[[], dict[str, float]]) -> TokenMeter:
+    """Count through `meter` from now on in this process (idempotent: the SDK is wrapped once);
+    each of `row_sources` adds its keys to every metrics row too."""
+    global _installed, _row_sources
     import tinker
     from tinker_cookbook.utils import ml_log
 
-    _installed = meter
+    _installed, _row_sources = meter, row_sources
     training, sampling = tinker.TrainingClient, tinker.SamplingClient
     if not getattr(training.forward_backward, "__cookbook_tui_meter__", False):
         training.forward_backward = _counted("trained", _data_tokens)(training.forward_backward)  # type: ignore[method-assign]  # the meter patches the SDK
@@ -172,6 +176,8 @@ def install(meter: TokenMeter) -> TokenMeter:
         def log_metrics(self: Any, metrics: dict[str, Any], step: int | None = None) -> None:
             if _installed is not None:
                 metrics = {**metrics, **_installed.take_row()}
+                for source in _row_sources:
+                    metrics.update(source())
             plain_log(self, metrics, step)
 
         ml_log.MultiplexLogger.log_metrics = log_metrics  # type: ignore[method-assign]  # the meter patches the SDK
@@ -192,5 +198,5 @@ def last_total_cost(*log_paths: Path) -> float:
 
 
 def uninstall() -> None:
-    global _installed
-    _installed = None
+    global _installed, _row_sources
+    _installed, _row_sources = None, ()

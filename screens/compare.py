@@ -27,8 +27,10 @@ from cookbook_tui.monitor.run_compare import (
     summary_keys,
 )
 from cookbook_tui.monitor.rundir_view import MetricsDigest, RunWatch, run_seconds
+from cookbook_tui.runners.run_notes import read_notes
 from cookbook_tui.runners.rundir import METRICS_FILE
 from cookbook_tui.screens.base import CookbookScreen
+from cookbook_tui.screens.export_report import export_report
 
 
 def recipe_name(watch: RunWatch) -> str:
@@ -43,6 +45,7 @@ class CompareScreen(CookbookScreen):
         Binding("2", "show_tab('compare-config')", "Config diff", show=False, id="compare.tab.config"),
         Binding("3", "show_tab('compare-summary')", "Summary", show=False, id="compare.tab.summary"),
         Binding("s", "sort_summary", "Sort", id="compare.sort"),
+        Binding("e", "export", "Export report (HTML, CSV)", show=False, id="compare.export"),
         Binding("escape", "back", "Back", id="compare.back"),
     ]
 
@@ -92,8 +95,9 @@ class CompareScreen(CookbookScreen):
 
     def show_legend(self) -> None:
         parts: list = [" "]
-        for run in self.chart_runs:
-            parts += [("■ ", f"bold {run.colour}"), (run.label, "bold"), "   "]
+        for run, run_dir in zip(self.chart_runs, self.run_dirs):
+            notes = read_notes(run_dir).summary()
+            parts += [("■ ", f"bold {run.colour}"), (run.label, "bold"), (f" {notes}" if notes else "", "$text-muted"), "   "]
         self.query_one("#compare-legend", Static).update(Content.assemble(*parts))
 
     def show_config_diff(self) -> None:
@@ -175,6 +179,9 @@ class CompareScreen(CookbookScreen):
         tables = {"compare-config": "#compare-config-table", "compare-summary": "#compare-summary-table"}
         target = self.query_one(ChartGrid) if tab == "compare-charts" else self.query_one(tables[tab])
         target.focus()
+
+    def action_export(self) -> None:
+        export_report(self, self.run_dirs, "compare")
 
     def action_back(self) -> None:
         self.dismiss()

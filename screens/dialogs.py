@@ -74,17 +74,22 @@ class QuitScreen(ModalScreen[str | None]):
 
 
 class AskScreen(ModalScreen[str | None]):
-    """One line of text (None when cancelled or empty); Escape cancels."""
+    """One line of text (None when cancelled, or when empty unless `allow_empty`); Escape cancels."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="ask.cancel")]
 
     def __init__(
         self, question: str, value: str = "", placeholder: str = "", *,
-        ok_label: str = "OK", ok_id: str = "ok", input_id: str = "ask-value",
+        ok_label: str = "OK", ok_id: str = "ok", input_id: str = "ask-value", allow_empty: bool = False,
     ) -> None:
         super().__init__()
         self.question, self.value, self.placeholder = question, value, placeholder
         self.ok_label, self.ok_id, self.input_id = ok_label, ok_id, input_id
+        self.allow_empty = allow_empty
+
+    def answer(self, text: str) -> str | None:
+        text = text.strip()
+        return text if text or self.allow_empty else None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -96,12 +101,12 @@ class AskScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        self.dismiss(self.answer(event.value))
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
         if event.button.id == self.ok_id:
-            self.dismiss(self.query_one(Input).value.strip() or None)
+            self.dismiss(self.answer(self.query_one(Input).value))
         else:
             self.dismiss(None)
 

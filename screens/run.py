@@ -27,6 +27,7 @@ from cookbook_tui.app.widgets.run_status_bar import RunStatusBar
 from cookbook_tui.app.widgets.samples_pane import SamplesPane
 from cookbook_tui.monitor.chart_grid_model import ChartRun
 from cookbook_tui.monitor.chart_model import run_colour
+from cookbook_tui.monitor.layouts import run_layout_kind
 from cookbook_tui.monitor.rundir_view import (
     RunWatch,
     cost_so_far,
@@ -34,9 +35,12 @@ from cookbook_tui.monitor.rundir_view import (
     recent_seconds_per_step,
     run_alarms,
 )
+from cookbook_tui.runners.run_notes import read_notes
 from cookbook_tui.runners.rundir import EXITED_WITHOUT_STATUS, METRICS_FILE, RunStatus
 from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
+from cookbook_tui.screens.export_report import export_report
+from cookbook_tui.screens.run_notes import ask_note, ask_tags
 
 LOG_LINES_KEPT = 2000
 # A metrics.jsonl bigger than this (~25k rows) is first read in a worker so the screen comes up at
@@ -52,6 +56,9 @@ class RunScreen(CookbookScreen):
         Binding("r", "toggle_side_samples", "Samples beside", id="run.side_samples"),
         Binding("x", "stop_run", "Stop run", id="run.stop"),
         Binding("c", "chat", "Chat with checkpoint", id="run.chat"),
+        Binding("n", "note", "Note", show=False, id="run.note"),
+        Binding("number_sign", "tags", "Tags", show=False, id="run.tags"),
+        Binding("e", "export", "Export report (HTML, CSV)", show=False, id="run.export"),
         Binding("1", "show_tab('curves')", "Curves", show=False, id="run.tab.curves"),
         Binding("2", "show_tab('samples')", "Samples", show=False, id="run.tab.samples"),
         Binding("3", "show_tab('checkpoints')", "Checkpoints", show=False, id="run.tab.checkpoints"),
@@ -76,7 +83,7 @@ class RunScreen(CookbookScreen):
         with TabbedContent(initial="curves", id="run-tabs"):
             with TabPane("Curves", id="curves"):
                 with Horizontal(id="curves-row"):
-                    yield ChartGrid(id="chart-grid")
+                    yield ChartGrid(id="chart-grid", follow=True)  # a new run screen follows the newest step
                     # the samples at the cursor's step beside the charts (`r`), for RL its rollout groups
                     yield SamplesPane(id="curves-samples")
             with TabPane("Samples", id="samples"):
@@ -89,7 +96,7 @@ class RunScreen(CookbookScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = str(self.run_dir)
+        self.show_notes()
         self.query_one(CheckpointChat).display = False
         self.query_one("#curves-samples", SamplesPane).display = False
         grid = self.query_one(ChartGrid)
@@ -185,13 +192,20 @@ class RunScreen(CookbookScreen):
         self.query_one(RunStatusBar).show(status, self.run_dir, now, metrics.steps_done(), pace, alarms,
                                           cost_so_far(metrics.last_row))
         self.query_one(FailureView).show_error(status.error if status.state == "failed" else None)
-        if "metrics" in changed or "status" in changed:
+        if "metrics" in changed or "status" in changed or "rollouts" in changed:
             self.chart_run.columns = metrics.columns
             self.chart_run.workflow = status.workflow
-            self.query_one(ChartGrid).data_changed()
+            self.chart_run.distributions = self.run_watch.rollouts.distributions
+            grid = self.query_one(ChartGrid)
+            if grid.layout_kind is None and (kind := run_layout_kind(self.run_dir, status.workflow)):
+                grid.use_layouts(self.app.config.layouts_file, kind)  # the layout saved for its kind
+            grid.data_changed()
         if "samples" in changed:
+            cursor = self.query_one(ChartGrid).model.cursor
             for pane in self.query(SamplesPane):
                 pane.add_samples(self.run_watch.samples[self.seen_samples :])
+                if cursor is not None:  # the cursor's step, not a newer one whose metrics are not in yet
+                    pane.show_step_at(cursor)
             self.seen_samples = len(self.run_watch.samples)
         if "checkpoints" in changed:
             self.query_one(CheckpointsTable).add_checkpoints(self.run_watch.checkpoints[self.seen_checkpoints :])
@@ -216,6 +230,20 @@ class RunScreen(CookbookScreen):
         focus_target = {"curves": "#chart-grid", "samples": "#samples-pane", "checkpoints": "#checkpoints-table", "log": "#run-log"}.get(tab)
         if focus_target:
             self.query_one(focus_target).focus()
+
+    def show_notes(self) -> None:
+        """The run dir in the title bar, with the run's tags and note after it."""
+        notes = read_notes(self.run_dir).summary()
+        self.sub_title = f"{self.run_dir}  {notes}" if notes else str(self.run_dir)
+
+    def action_note(self) -> None:
+        ask_note(self, self.run_dir, read_notes(self.run_dir), self.show_notes)
+
+    def action_tags(self) -> None:
+        ask_tags(self, self.run_dir, read_notes(self.run_dir), self.show_notes)
+
+    def action_export(self) -> None:
+        export_report(self, [self.run_dir], f"{self.run_dir.parent.name}-{self.run_dir.name}")
 
     def action_back(self) -> None:
         self.dismiss()

@@ -23,6 +23,8 @@ from textual.worker import Worker, WorkerState
 from cookbook_tui.app.messages import RunDeleted, RunsRead
 from cookbook_tui.app.widgets.in_order_keys import focus_now, open_filter_in_order
 from cookbook_tui.app.widgets.runs_table import COLUMNS, RunRow, RunsTable, sort_value
+from cookbook_tui.monitor.run_compare import ConfigCache
+from cookbook_tui.monitor.run_filter import RunFacts, matches, parse_filter
 from cookbook_tui.monitor.rundir_view import (
     MetricsDigest,
     cost_so_far,
@@ -32,9 +34,11 @@ from cookbook_tui.monitor.rundir_view import (
     run_alarms,
     run_seconds,
 )
+from cookbook_tui.runners.run_notes import read_notes
 from cookbook_tui.runners.rundir import METRICS_FILE, read_status
 from cookbook_tui.screens.base import CookbookScreen
 from cookbook_tui.screens.dialogs import ConfirmScreen
+from cookbook_tui.screens.run_notes import ask_note, ask_tags
 
 REFRESH_EVERY_S = 2.0
 
@@ -45,10 +49,12 @@ def started_then_name(row: RunRow) -> tuple[float, str]:
 
 
 def read_run_rows(runs_dir: Path, digests: dict[Path, MetricsDigest], pid_alive: Callable[[int | None], bool],
-                  now: datetime) -> list[RunRow]:
+                  now: datetime, configs: ConfigCache | None = None) -> list[RunRow]:
     """A table row for every run under `runs_dir`, newest first. Each run's metrics are followed
-    incrementally through its digest in `digests` (kept between reads): a reload reads only new rows."""
+    incrementally through its digest in `digests` (kept between reads): a reload reads only new rows;
+    its config (for the filter's `lr>1e-3`) is read again only when its files change."""
     rows = []
+    configs = configs if configs is not None else ConfigCache()
     for run_dir in newest_run_dirs(runs_dir):
         digest = digests.get(run_dir) or digests.setdefault(run_dir, MetricsDigest(run_dir / METRICS_FILE))
         digest.poll()
@@ -60,8 +66,18 @@ def read_run_rows(runs_dir: Path, digests: dict[Path, MetricsDigest], pid_alive:
             alarms=run_alarms(status, run_dir / METRICS_FILE, digest.alarms, digest.steps_done,
                               digest.seconds_per_step(now.timestamp()), now),
             cost=cost, cost_at_end=projected_cost(cost, digest.steps_done, status.total_steps),
+            notes=read_notes(run_dir), config=configs.get(run_dir),
         ))
     return rows
+
+
+def row_facts(row: RunRow, label: str) -> RunFacts:
+    """What the filter matches a row on."""
+    status = row.status
+    words = " ".join(str(x) for x in (label, status.state, status.recipe, status.workflow, status.backend,
+                                      status.model, row.notes.note) if x)
+    return RunFacts(words, status.state, status.workflow or "", status.backend or "", row.notes.tags,
+                    row.config, row.last_metrics)
 
 
 def remove_empty_parent(run_dir: Path, runs_dir: Path) -> None:
@@ -84,6 +100,8 @@ class RunsScreen(CookbookScreen):
         Binding("x", "stop", "Stop", id="runs.stop"),
         Binding("d", "delete", "Delete", id="runs.delete"),
         Binding("s", "sort", "Sort", id="runs.sort"),
+        Binding("n", "note", "Note", show=False, id="runs.note"),
+        Binding("number_sign", "tags", "Tags", show=False, id="runs.tags"),
         Binding("slash", "filter", "Filter", id="runs.filter"),
         Binding("ctrl+l", "reload", "Reload", id="runs.reload"),
         Binding("escape", "back", "Back", id="runs.back"),
@@ -92,6 +110,7 @@ class RunsScreen(CookbookScreen):
     def __init__(self) -> None:
         super().__init__()
         self.digests: dict[Path, MetricsDigest] = {}  # the reading worker's: used under file_lock
+        self.configs = ConfigCache()  # likewise
         # One worker at a time touches the run dirs: a read never sees a half-deleted run.
         self.file_lock = threading.Lock()
         self.runs: list[RunRow] = []  # as last read, before the filter and the sort
@@ -105,7 +124,8 @@ class RunsScreen(CookbookScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="runs-folder")
-        yield Input(placeholder="filter runs (run, recipe, state, backend, model); Esc clears", id="runs-filter")
+        yield Input(placeholder="filter: words, tag:NAME, state:running, lr>1e-3, model.lora_rank=32 (all must match); Esc clears",
+                    id="runs-filter")
         yield RunsTable(self.app.config.runs_dir, id="runs-table")
         yield Footer()
 
@@ -135,7 +155,7 @@ class RunsScreen(CookbookScreen):
     def read_runs(self) -> None:
         config = self.app.config
         with self.file_lock:
-            rows = read_run_rows(config.runs_dir, self.digests, config.pid_alive, config.now())
+            rows = read_run_rows(config.runs_dir, self.digests, config.pid_alive, config.now(), self.configs)
         self.post_message(RunsRead(rows))
 
     @on(RunsRead)
@@ -151,11 +171,9 @@ class RunsScreen(CookbookScreen):
         config = self.app.config
         rows = list(self.runs)
         total = len(rows)
-        if self.filter_text:
-            needle = self.filter_text.lower()
-            rows = [row for row in rows if needle in " ".join(
-                str(x) for x in (self.table.label(row.run_dir), row.status.state, row.status.recipe,
-                                 row.status.workflow, row.status.backend, row.status.model)).lower()]
+        terms, problems = parse_filter(self.filter_text)
+        if terms:
+            rows = [row for row in rows if matches(terms, row_facts(row, self.table.label(row.run_dir)))]
         if self.sort_column is None:
             # Newest first by start time; runs without a status (tinker-cookbook alone) go last.
             rows.sort(key=started_then_name, reverse=True)
@@ -174,6 +192,7 @@ class RunsScreen(CookbookScreen):
         self.query_one("#runs-folder", Static).update(
             f" {shown} run{'s' if total != 1 else ''} in {config.runs_dir}, {order}"
             + (f"   filter: {self.filter_text}" if self.filter_text else "")
+            + (f"   ({'; '.join(problems)}: left out)" if problems else "")
             + (f"   {marked} marked (c compares them)" if marked else "")
         )
 
@@ -300,6 +319,16 @@ class RunsScreen(CookbookScreen):
     def run_deleted(self, message: RunDeleted) -> None:
         self.notify(f"Deleted {message.run_dir}")
         self.action_reload()
+
+    def action_note(self) -> None:
+        row = self.table.selected
+        if row is not None:
+            ask_note(self, row.run_dir, row.notes, self.action_reload)
+
+    def action_tags(self) -> None:
+        row = self.table.selected
+        if row is not None:
+            ask_tags(self, row.run_dir, row.notes, self.action_reload)
 
     def action_back(self) -> None:
         self.dismiss()

@@ -8,8 +8,9 @@ hands each visible chart its series. Only the charts on the page are drawn.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -21,6 +22,14 @@ from cookbook_tui.app.widgets.in_order_keys import focus_now, open_filter_in_ord
 from cookbook_tui.app.widgets.metric_chart import MetricChart
 from cookbook_tui.monitor.chart_grid_model import X_UNITS, ChartRun, GridModel
 from cookbook_tui.monitor.chart_model import compact, format_duration, grid_shape, value_at
+from cookbook_tui.monitor.layouts import (
+    GridLayout,
+    LayoutError,
+    apply_layout,
+    layout_of,
+    load_layouts,
+    save_layout,
+)
 
 
 class ChartGrid(Vertical, can_focus=True):
@@ -40,8 +49,8 @@ class ChartGrid(Vertical, can_focus=True):
         Binding("right", "cursor(1)", "Cursor", show=False, id="charts.cursor_right"),
         Binding("shift+left", "jump(-0.05)", "Cursor far", show=False, id="charts.jump_left"),
         Binding("shift+right", "jump(0.05)", "Cursor far", show=False, id="charts.jump_right"),
-        Binding("home", "cursor_end(False)", "Cursor to first", show=False, id="charts.cursor_first"),
-        Binding("end", "cursor_end(True)", "Cursor to last", show=False, id="charts.cursor_last"),
+        Binding("home", "cursor_first", "Cursor to first", show=False, id="charts.cursor_first"),
+        Binding("end", "follow", "Follow the newest step", show=False, id="charts.follow"),
         Binding("up", "select(-1)", "Previous chart", show=False, id="charts.previous"),
         Binding("down", "select(1)", "Next chart", show=False, id="charts.next"),
         Binding("pagedown", "page(1)", "Next page", id="charts.page_down"),
@@ -49,20 +58,26 @@ class ChartGrid(Vertical, can_focus=True):
         Binding("z", "zoom", "Zoom", id="charts.zoom"),
         Binding("Z", "unzoom", "Unzoom", show=False, id="charts.unzoom"),
         Binding("p", "pin", "Pin", id="charts.pin"),
+        Binding("space", "mark", "Mark to merge", show=False, id="charts.mark"),
+        Binding("g", "merge", "Merge/split", show=False, id="charts.merge"),
         Binding("l", "log", "Log-Y", id="charts.log"),
         Binding("m", "smoothing", "Smooth", id="charts.smooth"),
         Binding("plus,equals_sign", "smoother(1)", "Smoother", show=False, id="charts.smoother"),
         Binding("minus", "smoother(-1)", "Less smoothing", show=False, id="charts.rougher"),
         Binding("t", "x_axis", "X axis", id="charts.x_axis"),
+        Binding("R", "reset_layout", "Default layout", show=False, id="charts.reset_layout"),
         Binding("escape", "clear", "Back", show=False, id="charts.clear"),
     ]
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, *, follow: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.model = GridModel()
+        self.model = GridModel(follow=follow)
+        self.follow_by_default = follow
         self.shape = (0, 0)  # fitted to the pane on the first resize
         self.message = ""
         self.after_first_draw: Callable[[], object] | None = None  # called once charts are on screen
+        self.layout_kind: str | None = None  # the kind of run whose saved layout was looked up
+        self.layouts: tuple[Path, str] | None = None  # (layouts file, kind): where changes are saved
 
     def compose(self) -> ComposeResult:
         yield Static(id="chart-readout")
@@ -73,11 +88,40 @@ class ChartGrid(Vertical, can_focus=True):
     # ---- data in
     def set_runs(self, runs: Sequence[ChartRun]) -> None:
         self.model.runs = list(runs)
-        self.redraw()
+        self.data_changed()
+
+    def use_layouts(self, path: Path, kind: str) -> None:
+        """Restore the layout saved for this kind of run; from now on layout changes are saved there.
+        A broken layouts file is reported (file:line) and left alone: nothing is saved over it."""
+        self.layout_kind = kind
+        try:
+            saved = load_layouts(path).get(kind)
+        except LayoutError as error:
+            self.notify(f"{error} — chart layouts are not saved until it is fixed.", severity="error",
+                        title="Chart layout", timeout=15)
+            return
+        self.layouts = (path, kind)
+        if saved is not None:
+            apply_layout(self.model, saved)
+            self.message = f"layout for {kind} restored (R: default)"
+            self.fit_to_size()
+            self.redraw()
+
+    def layout_changed(self) -> None:
+        if self.layouts is not None:
+            self.save_layout(*self.layouts, layout_of(self.model))
+
+    @work(thread=True, exclusive=True, group="layout-save", exit_on_error=False, description="Saving the chart layout")
+    def save_layout(self, path: Path, kind: str, layout) -> None:
+        save_layout(path, kind, layout)
 
     def data_changed(self) -> None:
-        """New rows arrived: redraw the charts on the page (and only those)."""
+        """New rows arrived: redraw the charts on the page (and only those); a following cursor
+        moves onto the newest step, and the samples pane with it."""
+        moved = self.model.sync_follow()
         self.redraw()
+        if moved:
+            self.post_message(ChartCursorMoved(self.model.cursor))
 
     # ---- layout
     def on_resize(self) -> None:
@@ -128,17 +172,20 @@ class ChartGrid(Vertical, can_focus=True):
         for index, chart in enumerate(charts):
             key = shown[index] if index < len(shown) else None
             series = model.series_for(key) if key is not None else []
+            merged = key is not None and model.merges.is_merged(key)
             chart.show(
                 key,
                 series,
                 selected=index == model.selected and self.has_focus,
-                pinned=key in model.order.pinned,
+                pinned=key is not None and any(k in model.order.pinned for k in model.merges.members(key)),
+                marked=key in model.marked,
+                heatmap=model.heatmap_for(key) if key is not None else None,
                 log_y=key in model.log_y,
                 x_range=model.x_range(),
                 cursor_step=model.cursor,
                 x_integer=model.x_axis != "time",
                 x_unit=X_UNITS[model.x_axis],
-                max_legend_lines=3,
+                max_legend_lines=max(3, min(len(series), 4)) if merged else 3,
             )
         empty = self.query_one("#chart-empty", Static)
         any_rows = any(run.columns for run in model.runs)
@@ -153,6 +200,8 @@ class ChartGrid(Vertical, can_focus=True):
     def readout(self, keys_total: int) -> Content:
         model = self.model
         parts: list = []
+        if model.follow:
+            parts += [("▶ following ", "bold $text-success")]
         if model.cursor is not None:
             parts += [("cursor ", "$text-muted"), (f"step {compact(model.cursor, 6)}", "bold $text-accent")]
             if model.x_axis != "step" and model.runs:
@@ -162,11 +211,15 @@ class ChartGrid(Vertical, can_focus=True):
                     if at:
                         text = format_duration(at[1]) if model.x_axis == "time" else f"{compact(at[1])} tok"
                         parts += [f" ({text})"]
+            if not model.follow:
+                parts += [(" (End follows)", "$text-muted")]
             parts += ["  "]
         if model.zoom is not None:
             parts += [("zoom ", "$text-muted"), (f"{compact(model.zoom[0], 6)}–{compact(model.zoom[1], 6)}", "bold"), "  "]
         elif model.zoom_mark is not None:
             parts += [(f"zoom from {compact(model.zoom_mark, 6)}: move, z again  ", "$text-warning")]
+        if model.marked:
+            parts += [(f"{len(model.marked)} marked (g merges)  ", "bold $text-warning")]
         if model.filter_text:
             parts += [("filter ", "$text-muted"), (f"/{model.filter_text}/", "bold"), "  "]
             if model.filter_error:
@@ -188,11 +241,13 @@ class ChartGrid(Vertical, can_focus=True):
     def on_blur(self) -> None:
         self.redraw()
 
-    def _changed(self, message: str = "", cursor: bool = False) -> None:
+    def _changed(self, message: str = "", cursor: bool = False, layout: bool = False) -> None:
         self.message = message
         self.redraw()
         if cursor:
             self.post_message(ChartCursorMoved(self.model.cursor))
+        if layout:
+            self.layout_changed()
 
     # ---- actions
     def action_start_filter(self) -> None:
@@ -213,6 +268,7 @@ class ChartGrid(Vertical, can_focus=True):
         event.stop()
         self.remove_class("-filtering")
         self.focus()
+        self.layout_changed()
 
     def on_key(self, event) -> None:
         box = self.query_one("#chart-filter", Input)
@@ -226,6 +282,7 @@ class ChartGrid(Vertical, can_focus=True):
             self.remove_class("-filtering")
             self.focus()
             self.fit_to_size()
+            self.layout_changed()
 
     def action_cursor(self, delta: int) -> None:
         self.model.move_cursor(delta)
@@ -235,8 +292,12 @@ class ChartGrid(Vertical, can_focus=True):
         self.model.jump_cursor(fraction)
         self._changed(cursor=True)
 
-    def action_cursor_end(self, last: bool) -> None:
-        self.model.cursor_to_end(last)
+    def action_cursor_first(self) -> None:
+        self.model.cursor_to_start()
+        self._changed(cursor=True)
+
+    def action_follow(self) -> None:
+        self.model.follow_newest()
         self._changed(cursor=True)
 
     def action_select(self, delta: int) -> None:
@@ -257,36 +318,59 @@ class ChartGrid(Vertical, can_focus=True):
 
     def action_pin(self) -> None:
         self.model.toggle_pin()
-        self._changed()
+        self._changed(layout=True)
+
+    def action_mark(self) -> None:
+        marked = self.model.toggle_mark()
+        self._changed("" if marked else "a distribution chart cannot be merged")
+
+    def action_merge(self) -> None:
+        outcome = self.model.merge_or_split()
+        done = outcome in ("merged", "split")
+        self._changed("" if done else outcome, layout=done)
 
     def action_log(self) -> None:
         self.model.toggle_log()
-        self._changed()
+        self._changed(layout=True)
 
     def action_smoothing(self) -> None:
         self.model.toggle_smoothing()
-        self._changed()
+        self._changed(layout=True)
 
     def action_smoother(self, delta: int) -> None:
         self.model.adjust_smoothing(delta)
-        self._changed()
+        self._changed(layout=True)
 
     def action_x_axis(self) -> None:
         before = self.model.x_axis
         after = self.model.cycle_x_axis()
-        self._changed("" if after != before else "this run logs no step times or token counts")
+        self._changed("" if after != before else "this run logs no step times or token counts", layout=after != before)
+
+    def action_reset_layout(self) -> None:
+        """`R`: the default layout (the workflow's headline charts pinned, no merges, default
+        smoothing, steps, no filter); the saved one for this kind of run is removed."""
+        apply_layout(self.model, GridLayout())
+        self.fit_to_size()
+        self._changed("default layout")
+        if self.layouts is not None:
+            self.save_layout(*self.layouts, None)
 
     async def action_clear(self) -> None:
         model = self.model
         if model.zoom_mark is not None or model.zoom is not None:
             model.reset_zoom()
-        elif model.cursor is not None:
-            model.cursor = None
+        elif model.cursor is not None and not model.follow:
+            # back to the default: following the newest step (run screen) or no cursor (compare)
+            if self.follow_by_default:
+                model.follow_newest()
+            else:
+                model.cursor = None
             self._changed(cursor=True)
             return
         elif model.filter_text:
             model.set_filter("")
             self.fit_to_size()
+            self.layout_changed()
         else:
             await self.run_action("screen.back")
             return

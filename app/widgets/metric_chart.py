@@ -15,6 +15,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from cookbook_tui.monitor.chart_canvas import ChartLayout, PlotSeries, render_chart
+from cookbook_tui.monitor.chart_model import run_colour
+from cookbook_tui.monitor.heatmap_canvas import render_heatmap
+
+MEDIAN_COLOUR = run_colour(1)  # apart from the run's own colour, which shades the density
 
 
 @lru_cache(maxsize=256)
@@ -42,14 +46,17 @@ class MetricChart(Widget):
         self._cache: tuple[tuple, list[Strip]] | None = None
         self._version = 0
         self._raster_cache: dict = {}  # chart_canvas keeps the binned dots here between cursor moves
+        self.heatmap: tuple | None = None
 
     def show(self, key: str | None, series: Sequence[PlotSeries], *, selected: bool, pinned: bool,
-             log_y: bool, **layout_options) -> None:
+             log_y: bool, marked: bool = False, heatmap: tuple | None = None, **layout_options) -> None:
         self.key = key
         self.series = series
+        self.heatmap = heatmap  # (Distribution, xs, colour): drawn as a density over steps
         self.layout_options = dict(layout_options, log_y=log_y)
         self.border_title = key or ""
-        flags = [flag for flag, on in (("★ pinned", pinned), ("log", log_y)) if on]
+        flags = [flag for flag, on in (("per rollout", heatmap is not None), ("● marked", marked), ("★ pinned", pinned),
+                                       ("log", log_y and heatmap is None)) if on]
         self.border_subtitle = " ".join(flags)
         self.set_class(selected, "-selected")
         self.display = key is not None
@@ -64,7 +71,13 @@ class MetricChart(Widget):
         strips: list[Strip] = []
         if self.key is not None and width > 0 and height > 0:
             base = self.rich_style
-            for line in render_chart(self.series, ChartLayout(width, height, **self.layout_options), self._raster_cache):
+            layout = ChartLayout(width, height, **self.layout_options)
+            if self.heatmap is not None:
+                dist, xs, colour = self.heatmap
+                lines = render_heatmap(dist, xs, layout, colour, MEDIAN_COLOUR)
+            else:
+                lines = render_chart(self.series, layout, self._raster_cache)
+            for line in lines:
                 segments = []
                 for text, style in line:
                     parsed = parse_style(style)

@@ -17,6 +17,7 @@ from cookbook_tui.app.cell_text import ellipsize, reset_column_widths
 from cookbook_tui.app.widgets.run_status_bar import STATE_STYLES
 from cookbook_tui.monitor.chart_model import compact, format_duration
 from cookbook_tui.runners.headlines import headline_keys
+from cookbook_tui.runners.run_notes import RunNotes
 from cookbook_tui.runners.rundir import RunStatus
 
 
@@ -31,6 +32,8 @@ class RunRow:
     alarms: list[Any] = field(default_factory=list)  # runners.alarms.Alarm
     cost: float | None = None  # cost/total_usd so far (with a prices.toml)
     cost_at_end: float | None = None
+    notes: RunNotes = field(default_factory=RunNotes)  # the user's note and tags (notes.json)
+    config: dict[str, Any] = field(default_factory=dict)  # recipe.toml and config.json, flattened, for the filter
 
     @property
     def step(self) -> int | None:
@@ -70,7 +73,7 @@ def started_text(started: datetime | None) -> str:
 
 # (column key, title, sort value) — the sort values put missing ones last
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("run", "Run"), ("state", "State"), ("alerts", "Alerts"), ("steps", "Steps"), ("eta", "ETA"),
+    ("run", "Run"), ("state", "State"), ("alerts", "Alerts"), ("notes", "Tags & note"), ("steps", "Steps"), ("eta", "ETA"),
     ("duration", "Duration"), ("metrics", "Headline (last)"), ("cost", "Cost"), ("started", "Started"), ("backend", "Backend"), ("workflow", "Workflow"),
     ("model", "Model"),
 )
@@ -84,7 +87,7 @@ def sort_value(row: RunRow, column: str, label: str) -> tuple:
         "started": status.started_at.timestamp() if status.started_at else None,
         "duration": row.seconds, "steps": row.step, "eta": row.eta_s,
         "metrics": (row.headline() or (None, None))[1],
-        "alerts": len(row.alarms) or None, "cost": row.cost,
+        "alerts": len(row.alarms) or None, "cost": row.cost, "notes": row.notes.summary() or None,
     }
     value = values.get(column)
     return (value is None, value if value is not None else 0)
@@ -135,6 +138,7 @@ class RunsTable(DataTable[Any]):
                 "run": ellipsize(self.label(row.run_dir), max(24, name_width + 16), keep_end=True),
                 "state": Content.styled(status.state, STATE_STYLES.get(status.state, "")),
                 "alerts": alarm_badge(row.alarms),
+                "notes": ellipsize(row.notes.summary(), max(20, name_width + 12)),
                 "steps": f"{step if step is not None else '–'}/{status.total_steps or '?'}",
                 "eta": format_duration(row.eta_s) if row.eta_s is not None else "–",
                 "duration": format_duration(row.seconds),

@@ -176,5 +176,5 @@ def test_a_series_that_ended_before_the_cursor_says_its_value_is_from_its_last_s
     short = PlotSeries("lr=1e-3", [0, 1, 2], [0, 1, 2], [3.0, 2.0, 1.0], None, "#fff")
     long = PlotSeries("lr=3e-3", list(range(10)), list(range(10)), [float(i) for i in range(10)], None, "#000")
     legend = plain(render_chart([short, long], ChartLayout(90, 12, cursor_step=8)))[-2:]
-    assert legend[0].rstrip().endswith("@2 1 (its last step)")
-    assert legend[1].rstrip().endswith("@8 8")
+    assert "@2 1 (its last step) min 1 max 3" in legend[0]  # its last point: no "last" repeated
+    assert "@8 8 last 9 min 0 max 9" in legend[1]

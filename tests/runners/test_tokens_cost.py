@@ -1,5 +1,5 @@
-"""Tokens and cost per step: a bundled recipe's metrics carry tokens/* and, with a price table,
-cost/*; counts match what the run sent (trained tokens = the batch's tokens)."""
+"""Tokens, cost and system metrics per step: a bundled recipe's metrics carry tokens/*, system/*
+and, with a price table, cost/*; counts match what the run sent (trained tokens = the batch's tokens)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ def test_rl_run_logs_tokens_and_cost(tmp_path: Path) -> None:
         assert row["tokens/trained"] > 0 and row["tokens/sampled"] >= 8 * 16 and row["tokens/prefill"] > 0
         expected = (2.0 * row["tokens/trained"] + 0.5 * row["tokens/prefill"] + 4.0 * row["tokens/sampled"]) / 1e6
         assert row["cost/step_usd"] == pytest.approx(expected)
+        # the runner's system metrics: the process (and the local engine inside it) holds the model
+        assert row["system/rss_mb"] > 50 and row["system/cpu_percent"] >= 0
+    assert any(row["system/cpu_percent"] > 0 for row in rows)  # a step of RL keeps a core busy
     warm = rundir.read_metrics(run_dir / "warmup")
     # SFT pipelines: the next batch is sent before a row is logged, so counts are "since the last
     # row"; the stage's total is exact.

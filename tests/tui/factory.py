@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import stat
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +79,8 @@ def fixture_config(**overrides) -> AppConfig:
         pid_alive=lambda pid: pid in LIVE_PIDS,
         poll_interval=0,
         validate_delay=0.05,
+        # each app its own layouts file: a layout saved by one test never reaches another
+        layouts_file=Path(tempfile.mkdtemp(prefix="layouts-")) / "layouts.toml",
     )
     values.update(overrides)
     return AppConfig(**values)

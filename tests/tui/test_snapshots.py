@@ -106,7 +106,18 @@ def test_run_chart_filter(snap_compare, in_fixtures) -> None:
 
 
 def test_run_chart_cursor_readout(snap_compare, in_fixtures) -> None:
-    assert snap_compare(make_app(open_run_dir=SFT_RUN), press=["left", *["left"] * 22], terminal_size=(120, 40))
+    assert snap_compare(make_app(open_run_dir=SFT_RUN), press=["left"] * 22, terminal_size=(120, 40))
+
+
+def test_run_merged_chart(snap_compare, in_fixtures) -> None:
+    # train_mean_nll and test/nll marked (space) and merged (g): one chart, a colour and legend line each
+    assert snap_compare(make_app(open_run_dir=SFT_RUN), press=["space", "down", "space", "g"], terminal_size=(120, 40))
+
+
+def test_run_reward_and_advantage_heatmaps(snap_compare, in_fixtures) -> None:
+    # every rollout's reward and advantage a step (tinker-cookbook's iteration_*/ export) as a density
+    assert snap_compare(make_app(open_run_dir=RL_RUN), press=["slash", *"^rollouts/", "enter", *["left"] * 15],
+                        terminal_size=(120, 40))
 
 
 def test_run_rollout_groups_at_the_cursor(snap_compare, in_fixtures) -> None:
@@ -114,7 +125,7 @@ def test_run_rollout_groups_at_the_cursor(snap_compare, in_fixtures) -> None:
 
 
 def test_run_rollouts_beside_the_charts(snap_compare, in_fixtures) -> None:
-    assert snap_compare(make_app(open_run_dir=RL_RUN), press=["r", "left", *["left"] * 15], terminal_size=(160, 48))
+    assert snap_compare(make_app(open_run_dir=RL_RUN), press=["r", *["left"] * 15], terminal_size=(160, 48))
 
 
 def test_compare_config_diff(snap_compare, in_fixtures) -> None:
